@@ -1,0 +1,238 @@
+"""Load a SavedModel with nothing but TensorFlow and answer TF Serving REST requests.
+
+This file is a standalone script: it imports only the Python standard library and `tensorflow`. Before
+TensorFlow loads, it makes the project, Keras, keras_hub/keras_nlp and tensorflow_text *unimportable*, and
+it lists every op in the graph that core TensorFlow does not register. That is the point: it proves an
+export carries everything TF Serving needs (core ops only, vocabularies inside) before anyone deploys it. It speaks TF
+Serving's REST JSON: requests in row ("instances") or columnar ("inputs") form, {"b64": ...} for bytes,
+and answers {"predictions": ...} or {"outputs": ...}, or {"error": ...} for a bad request.
+
+    python -I shared/bare_tf.py saved_models/imdb_sentiment/1 --request '{"instances": ["Great film!"]}'
+    python -I shared/bare_tf.py saved_models/imdb_sentiment/1 --serve 8501 --model-name imdb_sentiment
+    python -I shared/bare_tf.py MODEL --request-file req.json --repeat 50   # latency in milliseconds
+"""
+
+import argparse
+import base64
+import http.server
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+import time
+
+# Modules a served model must not need. TensorFlow itself imports Keras when it is installed, but
+# treats it as optional: with these blocked it still loads, and so must every export.
+FORBIDDEN_MODULES = ("shared", "apps", "keras", "tf_keras", "keras_hub", "keras_nlp", "tensorflow_text")
+
+
+class _Refuse(importlib.abc.Loader):
+    def create_module(self, spec):
+        raise ImportError(f"{spec.name} is blocked: a served model may use only core TensorFlow")
+
+    def exec_module(self, module):
+        pass
+
+
+class _BlockForbidden(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in FORBIDDEN_MODULES:
+            return importlib.machinery.ModuleSpec(name, _Refuse())
+        return None
+
+
+if __name__ == "__main__":  # only as the checker's own process: never block imports in a caller's process
+    sys.meta_path.insert(0, _BlockForbidden())
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tensorflow as tf  # noqa: E402  (the blocker and the log level come first)
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
+from tensorflow.python.framework import op_def_registry  # noqa: E402
+
+
+def _decode(value):
+    """JSON value -> Python value; {"b64": "..."} objects become bytes, as in TF Serving."""
+    if isinstance(value, dict) and set(value) == {"b64"}:
+        return base64.b64decode(value["b64"])
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    return value
+
+
+def _encode(array, output_name):
+    """numpy value -> JSON value; bytes as UTF-8 text, or b64 when the name ends in _bytes (TF Serving)."""
+    if hasattr(array, "tolist"):
+        array = array.tolist()
+    if isinstance(array, list):
+        return [_encode(item, output_name) for item in array]
+    if isinstance(array, bytes):
+        if output_name.endswith("_bytes"):
+            return {"b64": base64.b64encode(array).decode("ascii")}
+        return array.decode("utf-8", errors="replace")
+    return array
+
+
+def _to_tensors(columns, signature):
+    specs = signature.structured_input_signature[1]
+    unknown = set(columns) - set(specs)
+    missing = set(specs) - set(columns)
+    if unknown or missing:
+        raise ValueError(f"inputs must be exactly {sorted(specs)}; unknown {sorted(unknown)}, "
+                         f"missing {sorted(missing)}")
+    return {name: tf.constant(columns[name], dtype=specs[name].dtype) for name in specs}
+
+
+def predict(loaded, request):
+    """Answer one TF Serving REST predict request (a dict) with the response dict."""
+    name = request.get("signature_name", "serving_default")
+    if name not in loaded.signatures:
+        raise ValueError(f"no signature {name!r}; this model has {sorted(loaded.signatures)}")
+    signature = loaded.signatures[name]
+    input_names = sorted(signature.structured_input_signature[1])
+    if ("instances" in request) == ("inputs" in request):
+        raise ValueError("a request needs exactly one of 'instances' (row form) or 'inputs' (columnar)")
+    if "instances" in request:
+        rows = _decode(request["instances"])
+        if not isinstance(rows, list):
+            raise ValueError("'instances' must be a list, one item per example")
+        if len(input_names) == 1 and not (rows and isinstance(rows[0], dict)):
+            columns = {input_names[0]: rows}
+        else:
+            columns = {key: [row[key] for row in rows] for key in input_names}
+    else:
+        given = _decode(request["inputs"])
+        columns = given if isinstance(given, dict) else {input_names[0]: given}
+    outputs = {key: value.numpy() for key, value in signature(**_to_tensors(columns, signature)).items()}
+    if "inputs" in request:
+        if len(outputs) == 1:
+            return {"outputs": _encode(next(iter(outputs.values())), next(iter(outputs)))}
+        return {"outputs": {key: _encode(value, key) for key, value in outputs.items()}}
+    batch = len(next(iter(outputs.values())))
+    if len(outputs) == 1:
+        key, value = next(iter(outputs.items()))
+        return {"predictions": _encode(value, key)}
+    return {"predictions": [{key: _encode(value[i], key) for key, value in outputs.items()}
+                            for i in range(batch)]}
+
+
+def answer(loaded, request):
+    """`predict`, with failures turned into TF Serving's {"error": ...} answer (and HTTP 400)."""
+    try:
+        return predict(loaded, request), 200
+    except (ValueError, TypeError, KeyError, tf.errors.OpError) as error:
+        message = error.message if isinstance(error, tf.errors.OpError) else str(error)
+        return {"error": f"{type(error).__name__}: {message.strip().splitlines()[0][:2000]}"}, 400
+
+
+def forbidden_imports():
+    """The project or extension modules this process has imported (should be none)."""
+    return sorted(name for name in sys.modules if name.split(".")[0] in FORBIDDEN_MODULES)
+
+
+def non_core_ops(model_dir):
+    """Ops in the SavedModel's graph that core TensorFlow does not register (should be none)."""
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_dir, "saved_model.pb"), "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    ops, functions = set(), set()
+    for graph in saved_model.meta_graphs:
+        ops |= {node.op for node in graph.graph_def.node}
+        for function in graph.graph_def.library.function:
+            functions.add(function.signature.name)
+            ops |= {node.op for node in function.node_def}
+    return sorted(op for op in ops - functions if op_def_registry.get(op) is None)
+
+
+def describe(loaded):
+    """Every signature's input and output names, dtypes and shapes."""
+    info = {}
+    for name, function in loaded.signatures.items():
+        info[name] = {
+            "inputs": {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None]
+                       for k, v in function.structured_input_signature[1].items()},
+            "outputs": {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None]
+                        for k, v in function.structured_outputs.items()},
+        }
+    return info
+
+
+def serve(loaded, model_name, port):
+    """A loopback server with TF Serving's REST paths, for testing clients without TF Serving."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self, body, status=200):
+            data = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # model status, as TF Serving's GET /v1/models/<name>
+            if self.path.rstrip("/").startswith(f"/v1/models/{model_name}"):
+                self._reply({"model_version_status": [{"state": "AVAILABLE", "status": {
+                    "error_code": "OK", "error_message": ""}}]})
+            else:
+                self._reply({"error": f"Servable not found for request: {self.path}"}, 404)
+
+        def do_POST(self):
+            path = self.path.split(":")[0]
+            if not path.startswith(f"/v1/models/{model_name}") or not self.path.endswith(":predict"):
+                return self._reply({"error": f"Servable not found for request: {self.path}"}, 404)
+            try:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            except (ValueError, UnicodeDecodeError) as error:
+                return self._reply({"error": f"JSON Parse error: {error}"}, 400)
+            body, status = answer(loaded, request)
+            self._reply(body, status)
+
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(json.dumps({"listening": server.server_address[1]}), flush=True)
+    server.serve_forever()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model_dir", help="a SavedModel version folder, e.g. saved_models/app/1")
+    parser.add_argument("--request", help="one TF Serving REST request as a JSON string")
+    parser.add_argument("--request-file", help="a file holding one JSON request, or a JSON list of them")
+    parser.add_argument("--repeat", type=int, default=0, help="time each request this many extra times")
+    parser.add_argument("--serve", type=int, metavar="PORT", help="serve REST on 127.0.0.1:PORT (0: any)")
+    parser.add_argument("--model-name", default="model", help="the model name in REST paths (--serve)")
+    args = parser.parse_args(argv)
+
+    loaded = tf.saved_model.load(args.model_dir)
+    if args.serve is not None:
+        return serve(loaded, args.model_name, args.serve)
+    if args.request_file:
+        with open(args.request_file, encoding="utf-8") as handle:
+            requests = json.load(handle)
+    else:
+        requests = json.loads(args.request) if args.request else []
+    requests = requests if isinstance(requests, list) else [requests]
+    results = []
+    for request in requests:
+        started = time.perf_counter()
+        body, status = answer(loaded, request)
+        result = {"status": status, "response": body, "first_call_ms": 1000 * (time.perf_counter() - started)}
+        if args.repeat > 0 and status == 200:
+            times = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                answer(loaded, request)
+                times.append(1000 * (time.perf_counter() - started))
+            times.sort()
+            result["latency_ms"] = {"p50": times[len(times) // 2], "p90": times[int(len(times) * 0.9)],
+                                    "mean": sum(times) / len(times), "n": len(times)}
+        results.append(result)
+    print(json.dumps({"signatures": describe(loaded), "results": results,
+                      "forbidden_imports": forbidden_imports(),
+                      "non_core_ops": non_core_ops(args.model_dir)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

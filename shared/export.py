@@ -1,0 +1,74 @@
+"""Export: versioned SavedModels with named, explicitly typed signatures, written atomically.
+
+TF Serving watches `saved_models/<app>/` and loads the highest integer version folder. A version must
+therefore appear whole or not at all: `export_saved_model` writes into a hidden temporary folder beside the
+versions (TF Serving ignores non-numeric names) and renames it to the next free version number; a rename
+within one file system is atomic. An existing version is never overwritten.
+
+Beside the graph, `<N>/assets.extra/` holds `config.json` and `metrics.json`: how this version was made and
+how good it measured (TF Serving ignores assets.extra except for its warm-up file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import typing
+import uuid
+
+import keras
+import tensorflow as tf
+
+from shared.config import TrainConfig, to_dict
+
+
+def next_version(model_root: str | os.PathLike) -> int:
+    """1 + the highest integer version folder in `model_root` (1 when there is none)."""
+    root = pathlib.Path(model_root)
+    versions = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()] if root.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def export_saved_model(config: TrainConfig, endpoints: dict[str, tuple[typing.Callable, list[tf.TensorSpec]]],
+                       track: typing.Sequence[typing.Any], metrics: dict | None = None,
+                       export_dir: str | os.PathLike | None = None) -> pathlib.Path:
+    """Write `<export_dir>/<app>/<next version>/` and return its path.
+
+    Args:
+        config: the run's config; its `app` names the model folder, its `export_dir` is the default root.
+        endpoints: signature name -> (function, input signature). Each function takes the typed tensors of
+            its signature and returns a dict of named outputs (the names TF Serving answers with). Every
+            TensorSpec should carry a `name`: it becomes the request's input key.
+        track: the Keras layers and models whose variables and lookup tables the functions use.
+        metrics: figures to store beside the graph as assets.extra/metrics.json.
+        export_dir: overrides `config.export_dir`.
+    """
+    if "serving_default" not in endpoints:
+        raise ValueError("every export needs a 'serving_default' signature (TF Serving's default).")
+    archive = keras.export.ExportArchive()
+    for item in track:
+        archive.track(item)
+    for name, (function, input_signature) in endpoints.items():
+        archive.add_endpoint(name=name, fn=function, input_signature=input_signature)
+
+    model_root = pathlib.Path(export_dir or config.export_dir) / config.app
+    model_root.mkdir(parents=True, exist_ok=True)
+    staging = model_root / f".incomplete-{uuid.uuid4().hex}"
+    try:
+        archive.write_out(str(staging), verbose=False)
+        extra = staging / "assets.extra"
+        extra.mkdir(exist_ok=True)
+        (extra / "config.json").write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
+        (extra / "metrics.json").write_text(json.dumps(metrics or {}, indent=2, sort_keys=True) + "\n")
+        while True:  # another export may take a number between our look and our rename
+            target = model_root / str(next_version(model_root))
+            try:
+                os.rename(staging, target)  # fails if target exists: nothing is ever overwritten
+                return target
+            except OSError:
+                if not target.exists():
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,75 @@
+"""Raw text -> token ids, inside the graph, with core TensorFlow ops only.
+
+The exported SavedModels take raw strings, so tokenization must travel inside them. Keras'
+`TextVectorization` does that with core ops (regex replace, whitespace split, a lookup table): TF Serving
+needs no extra op library. `standardize_text` is the suite's one cleaning rule; it never fails on bad
+input: invalid UTF-8 bytes become U+FFFD instead of raising, HTML tags become spaces.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+# Punctuation kept as tokens of their own: "!" and "?" carry sentiment and sentence type, and "¿ ¡"
+# open Spanish questions and exclamations.
+_PUNCTUATION = r"([.,!?¿¡;:])"
+
+
+@keras.saving.register_keras_serializable(package="shared")
+def standardize_text(text):
+    """Clean a string tensor: valid UTF-8, lower case, no HTML tags, punctuation split off.
+
+    Letters of any script and digits are kept (so Spanish accents survive), apostrophes stay inside
+    words ("don't"), the punctuation above becomes separate tokens, everything else is a space.
+    """
+    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, r"<[^>]*>", " ")
+    text = tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
+    text = tf.strings.regex_replace(text, r"[^\pL\pN'.,!?¿¡;: ]+", " ")
+    return tf.strings.regex_replace(text, r" +", " ")
+
+
+def make_word_vectorizer(vocab_size: int, texts, batch_size: int = 1024) -> keras.layers.TextVectorization:
+    """A `TextVectorization` layer adapted on `texts` (training data only), returning ragged ids.
+
+    Id 0 is padding and id 1 the out-of-vocabulary token, as the rest of the suite assumes. Ragged output
+    lets the caller choose where to cut and pad (see `truncate_ids`).
+    """
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=vocab_size, standardize=standardize_text, split="whitespace", ragged=True,
+        name="vectorizer")
+    dataset = texts if isinstance(texts, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(texts)
+    vectorizer.adapt(dataset.batch(batch_size))
+    return vectorizer
+
+
+def truncate_ids(ragged_ids: tf.RaggedTensor, max_length: int, keep: str = "both") -> tf.Tensor:
+    """Cut each row of ragged ids to at most `max_length` tokens and right-pad with 0 to the longest.
+
+    Args:
+        keep: "head" keeps the first tokens, "tail" the last ones, "both" half of each: a long review
+            states its verdict at the start or (more often) at the end, rarely only in the middle.
+    """
+    if keep not in ("head", "tail", "both"):
+        raise ValueError(f"keep must be 'head', 'tail' or 'both', got {keep!r}.")
+    lengths = ragged_ids.row_lengths()
+    if keep == "head":
+        kept = ragged_ids[:, :max_length]
+    elif keep == "tail":
+        kept = ragged_ids[:, -max_length:]
+    else:
+        head = max_length // 2
+        both = tf.concat([ragged_ids[:, :head], ragged_ids[:, -(max_length - head):]], axis=1)
+        kept = _select_rows(lengths > max_length, both, ragged_ids)
+    # Pad to the longest kept row, not to max_length: a batch of short texts stays short (fast).
+    return kept.to_tensor(default_value=0)
+
+
+def _select_rows(condition, if_true: tf.RaggedTensor, if_false: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Row-wise choice between two ragged tensors with the same number of rows."""
+    indices = tf.range(tf.shape(condition, out_type=tf.int64)[0])
+    stacked = tf.concat([if_true, if_false], axis=0)
+    picks = tf.where(condition, indices, indices + tf.shape(condition, out_type=tf.int64)[0])
+    return tf.gather(stacked, picks)

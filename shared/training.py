@@ -1,0 +1,129 @@
+"""The training loop every app shares: seeding, the run folder, callbacks, resume, metrics.
+
+A run folder (`--output-dir`, default `runs/<app>/`) holds:
+    config.json        the frozen config of the run
+    history.csv        one row per finished epoch (appended across resumes)
+    checkpoints/       best.weights.h5 (by the monitored metric) and last.weights.h5
+    backup/            BackupAndRestore's state: weights, optimizer and epoch; gone after a clean finish
+    logs/              TensorBoard (`tensorboard --logdir runs`)
+    metrics.json       the final figures, written by `finish_run`
+
+Resume: a run that dies (Ctrl-C, a killed job, a crash) leaves `backup/`. Running the same command with
+`--resume` restores weights, optimizer state and the epoch counter from it, so no finished epoch is redone.
+Without `--resume` the old backup is cleared and training starts over.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import pathlib
+import shutil
+import sys
+import time
+import typing
+
+import keras
+
+from shared.config import TrainConfig, save_config
+
+
+def start_run(config: TrainConfig) -> pathlib.Path:
+    """Seed everything, prepare the run folder and save config.json; returns the folder."""
+    keras.utils.set_random_seed(config.seed)
+    run_dir = config.run_dir
+    backup = run_dir / "backup"
+    if config.resume and not backup.exists():
+        print(f"--resume: no interrupted run in {backup}; starting from epoch 1.", file=sys.stderr)
+    if not (config.resume and backup.exists()):  # a fresh start forgets any earlier run's progress
+        shutil.rmtree(backup, ignore_errors=True)
+        (run_dir / "history.csv").unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.json")
+    return run_dir
+
+
+def _best_so_far(history_csv: pathlib.Path, monitor: str, mode: str) -> float | None:
+    """The best value of `monitor` in the epochs an interrupted run already finished."""
+    if not history_csv.exists():
+        return None
+    with history_csv.open() as rows:
+        values = [float(row[monitor]) for row in csv.DictReader(rows) if row.get(monitor)]
+    if not values:
+        return None
+    return max(values) if mode == "max" else min(values)
+
+
+def standard_callbacks(config: TrainConfig, monitor: str, mode: str) -> list[keras.callbacks.Callback]:
+    """Backup for resume, best and last checkpoints, TensorBoard and the CSV history."""
+    run_dir = config.run_dir
+    checkpoints = run_dir / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    return [
+        # double_checkpoint keeps the previous backup until the new one is fully written.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(
+            str(checkpoints / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
+            save_weights_only=True,
+            # On resume, "best" must beat the epochs already done, not start from scratch.
+            initial_value_threshold=_best_so_far(run_dir / "history.csv", monitor, mode)),
+        keras.callbacks.ModelCheckpoint(str(checkpoints / "last.weights.h5"), save_weights_only=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+    ]
+
+
+class FitResult(typing.NamedTuple):
+    history: list[dict]     # every finished epoch's logs, earlier (interrupted) runs included
+    epochs_this_run: int    # epochs this process trained (fewer than config.epochs after a resume)
+    seconds: float          # wall time of this process's training
+
+
+class _EpochCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.count += 1
+
+
+def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *, monitor: str = "val_loss",
+        mode: str = "min", steps_per_epoch: int | None = None,
+        extra_callbacks: typing.Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+    """Train with the suite's callbacks, then load the best checkpoint.
+
+    `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
+    """
+    counter = _EpochCounter()
+    callbacks = standard_callbacks(config, monitor, mode) + [counter] + list(extra_callbacks)
+    started = time.perf_counter()
+    model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+              # A live progress bar on a terminal, one line per epoch in logs and CI.
+              verbose=1 if sys.stdout.isatty() else 2)
+    seconds = time.perf_counter() - started
+    best = config.run_dir / "checkpoints" / "best.weights.h5"
+    if best.exists():
+        model.load_weights(str(best))
+    return FitResult(read_history(config.run_dir), counter.count, seconds)
+
+
+def read_history(run_dir: pathlib.Path) -> list[dict]:
+    """Every finished epoch's logs from history.csv, across resumes, as numbers."""
+    path = pathlib.Path(run_dir) / "history.csv"
+    if not path.exists():
+        return []
+    with path.open() as rows:
+        return [{key: float(value) for key, value in row.items() if value not in ("", None)}
+                for row in csv.DictReader(rows)]
+
+
+def finish_run(config: TrainConfig, metrics: dict) -> pathlib.Path:
+    """Write metrics.json into the run folder (NaN and infinities become null) and return its path."""
+    clean = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+             for key, value in metrics.items()}
+    path = config.run_dir / "metrics.json"
+    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    return path
