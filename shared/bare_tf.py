@@ -15,6 +15,7 @@ and answers {"predictions": ...} or {"outputs": ...}, or {"error": ...} for a ba
 import argparse
 import base64
 import http.server
+import importlib
 import importlib.abc
 import importlib.machinery
 import json
@@ -129,6 +130,18 @@ def forbidden_imports():
     return sorted(name for name in sys.modules if name.split(".")[0] in FORBIDDEN_MODULES)
 
 
+def importable_forbidden_modules():
+    """Forbidden modules this process could still import (none while the blocker is active)."""
+    importable = []
+    for name in FORBIDDEN_MODULES:
+        try:
+            importlib.import_module(name)
+            importable.append(name)
+        except ImportError:
+            pass
+    return importable
+
+
 def non_core_ops(model_dir):
     """Ops in the SavedModel's graph that core TensorFlow does not register (should be none)."""
     saved_model = saved_model_pb2.SavedModel()
@@ -230,6 +243,7 @@ def main(argv=None):
         results.append(result)
     print(json.dumps({"signatures": describe(loaded), "results": results,
                       "forbidden_imports": forbidden_imports(),
+                      "importable_forbidden_modules": importable_forbidden_modules(),
                       "non_core_ops": non_core_ops(args.model_dir)}))
     return 0
 

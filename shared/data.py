@@ -45,14 +45,16 @@ def resolve_data_dir(app: str, data_dir: str | os.PathLike | None, candidates: t
         DataNotFoundError: naming what was looked for, `--data-dir` and `--sample`.
     """
     wanted = " or ".join(candidates)
+    way_out = ("Pass --data-dir DIR pointing at a local copy of the real data, "
+               "or --sample to use the small offline dataset the project generates itself.")
     if data_dir is not None:
         directory = pathlib.Path(data_dir).expanduser()
         if not directory.is_dir():
-            raise DataNotFoundError(f"--data-dir {directory} does not exist or is not a folder.")
+            raise DataNotFoundError(f"--data-dir {directory} does not exist or is not a folder. {way_out}")
         found = _first_match(directory, candidates)
         if found is None:
             raise DataNotFoundError(
-                f"--data-dir {directory} holds none of the expected files ({wanted}).")
+                f"--data-dir {directory} holds none of the expected files ({wanted}). {way_out}")
         return found
     cached = cache_root() / app
     found = _first_match(cached, candidates) if cached.is_dir() else None
@@ -70,9 +72,7 @@ def resolve_data_dir(app: str, data_dir: str | os.PathLike | None, candidates: t
         except Exception as error:  # network errors come in many types; each means "not here"
             problem = f"the download failed ({type(error).__name__}: {error})"
     raise DataNotFoundError(
-        f"The {app} dataset ({wanted}) was not found in {cached} and {problem}. "
-        f"Pass --data-dir DIR pointing at a local copy of the real data, "
-        f"or --sample to use the small offline dataset the project generates itself.")
+        f"The {app} dataset ({wanted}) was not found in {cached} and {problem}. {way_out}")
 
 
 def read_jsonl_gz(path: str | os.PathLike) -> list[dict]:

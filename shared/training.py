@@ -101,6 +101,7 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
     started = time.perf_counter()
     model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+              shuffle=False,  # the apps' tf.data pipelines shuffle (Keras cannot shuffle a dataset)
               # A live progress bar on a terminal, one line per epoch in logs and CI.
               verbose=1 if sys.stdout.isatty() else 2)
     seconds = time.perf_counter() - started

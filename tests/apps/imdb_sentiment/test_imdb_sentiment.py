@@ -1,0 +1,159 @@
+"""The IMDb app end to end on tiny data: train, resume, export, serve, bad input, missing data."""
+
+import base64
+import gzip
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps.imdb_sentiment import data, predict, train
+from apps.imdb_sentiment.model import build_model
+from shared.config import parse_config
+from shared.data import DataCorruptError, DataNotFoundError
+from shared.export import export_saved_model
+from shared.serving import bare_tf_server, check_saved_model
+from shared.text import make_word_vectorizer, truncate_ids
+from tests.conftest import real_data
+
+
+def _argv(tmp_path, *extra):
+    return ["--quick", "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export"),
+            *extra]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick offline train-and-export, shared by the tests that only read its results."""
+    tmp_path = tmp_path_factory.mktemp("quick")
+    metrics = train.main(_argv(tmp_path, "--sample"))
+    return tmp_path, metrics
+
+
+def test_quick_offline_path_writes_everything(quick_run):
+    tmp_path, metrics = quick_run
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.json", "history.csv", "checkpoints/best.weights.h5"):
+        assert (run / name).exists(), name
+    assert list((run / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
+    assert metrics["export_path"].endswith("imdb_sentiment/1")
+    saved_config = json.loads((run / "config.json").read_text())
+    assert saved_config["quick"] and saved_config["sample"] and saved_config["app"] == "imdb_sentiment"
+    extra = tmp_path / "export" / "imdb_sentiment" / "1" / "assets.extra"
+    assert json.loads((extra / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
+
+
+def test_bad_inputs_get_answers_in_a_bare_tf_process(quick_run):
+    """Empty, non-UTF-8, HTML and 100,000-character reviews: every one answered, none crashes."""
+    export = quick_run[1]["export_path"]
+    awkward = ["", {"b64": base64.b64encode(b"caf\xe9 \xff\xfe terrible").decode()},
+               "<br /><br /><i>Great</i> film<br />", "bad " * 25000, "   "]
+    report = check_saved_model(export, [{"instances": awkward}])
+    result = report["results"][0]
+    assert result["status"] == 200, result
+    predictions = result["response"]["predictions"]
+    assert len(predictions) == len(awkward)
+    for answer in predictions:
+        assert 0.0 <= answer["probability"] <= 1.0
+        assert answer["label"] == ("positive" if answer["probability"] >= 0.5 else "negative")
+
+
+def test_export_round_trip_equals_the_keras_model(tmp_path):
+    """The served signature gives the Keras model's own predictions (tokenization included)."""
+    config = parse_config(train.Config, _argv(tmp_path, "--sample"))
+    reviews = data.sample_reviews(64, seed=0)
+    vectorizer = make_word_vectorizer(200, reviews.texts)
+    model = build_model(config, vectorizer.vocabulary_size())
+    texts = reviews.texts[:8] + ["", "Utterly unknown zebra words"]
+    token_ids = truncate_ids(vectorizer(tf.constant(texts)), config.max_tokens, config.keep)
+    expected = model.predict(token_ids, verbose=0).reshape(-1)
+    serve = train.make_serving_function(vectorizer, model, config)
+    path = export_saved_model(
+        config, {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="text")])},
+        track=[vectorizer, model])
+    served = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(texts))
+    # Row 8 ("") is empty: the served graph feeds it one OOV token instead of nothing.
+    np.testing.assert_allclose(served["probability"].numpy()[:8], expected[:8], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["probability"].numpy()[9], expected[9], rtol=1e-5, atol=1e-6)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Simulates a killed job: raises after the first epoch, once its backup is written."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
+    argv = _argv(tmp_path, "--sample", "--epochs", "3", "--no-check-export")
+    with pytest.raises(KeyboardInterrupt):
+        train.main(argv, extra_callbacks=[_Interrupt()])
+    assert (tmp_path / "run" / "backup").exists()
+    assert not (tmp_path / "export").exists() or not any((tmp_path / "export").rglob("saved_model.pb"))
+    metrics = train.main(argv + ["--resume"])
+    epochs = [int(row["epoch"]) for row in metrics["history"]]
+    assert epochs == [0, 1, 2], "an epoch was lost or repeated"
+    assert not (tmp_path / "run" / "backup").exists(), "a finished run keeps no backup"
+
+
+def test_rerun_exports_a_new_version(quick_run):
+    tmp_path, first = quick_run
+    second = train.main(_argv(tmp_path, "--sample", "--no-check-export"))
+    assert second["export_path"].endswith("imdb_sentiment/2")
+    assert (tmp_path / "export" / "imdb_sentiment" / "1" / "saved_model.pb").exists()
+
+
+def test_predict_locally_and_over_rest(quick_run, capsys):
+    export = quick_run[1]["export_path"]
+    local = predict.main(["--model-dir", export, "A great film.", "An awful film."])
+    assert len(local["predictions"]) == 2
+    with bare_tf_server(export, "imdb_sentiment") as url:
+        remote = predict.main(["--server", url, "A great film.", "An awful film."])
+    assert remote == local
+    assert "A great film." in capsys.readouterr().out
+
+
+def test_missing_and_corrupt_data_give_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(DataNotFoundError, match="--sample"):
+        train.main(_argv(tmp_path, "--data-dir", str(tmp_path / "nowhere")))
+    corrupt = tmp_path / "imdb"
+    corrupt.mkdir()
+    (corrupt / "imdb_reviews.jsonl.gz").write_bytes(b"this is not gzip")
+    with pytest.raises(DataCorruptError, match="imdb_reviews.jsonl.gz"):
+        train.main(_argv(tmp_path, "--data-dir", str(corrupt)))
+
+
+def test_original_archive_layout_is_read(tmp_path):
+    for split in ("train", "test"):
+        for folder, text in (("neg", "Awful."), ("pos", "Lovely.")):
+            directory = tmp_path / "aclImdb" / split / folder
+            directory.mkdir(parents=True)
+            (directory / "0_1.txt").write_text(text)
+    splits = data.load_real(str(tmp_path))
+    assert splits["train"].texts == ["Awful.", "Lovely."] and list(splits["test"].labels) == [0, 1]
+
+
+def test_sample_labels_follow_the_last_clause():
+    reviews = data.sample_reviews(200, seed=3)
+    assert abs(reviews.labels.mean() - 0.5) < 0.01
+    assert data.sample_reviews(200, seed=3).texts == reviews.texts  # deterministic
+
+
+def test_real_imdb_loads_with_the_documented_counts():
+    """Real data (skips without ../shared/data): 25k/25k reviews, balanced labels."""
+    splits = data.load_real(str(real_data("imdb/imdb_reviews.jsonl.gz").parent))
+    assert len(splits["train"].texts) == 25000 and len(splits["test"].texts) == 25000
+    assert splits["train"].labels.mean() == 0.5
+
+
+@pytest.mark.slow
+def test_real_imdb_one_small_epoch(tmp_path):
+    """Trains on 2,000 real reviews for one epoch; clearly better than chance on 2,000 test reviews."""
+    directory = real_data("imdb/imdb_reviews.jsonl.gz").parent
+    metrics = train.main(["--data-dir", str(directory), "--epochs", "2", "--max-examples", "2000",
+                          "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export")])
+    assert metrics["test_accuracy"] > 0.6
