@@ -1,0 +1,80 @@
+"""Benchmark the IMDb sentiment app on the real data: accuracy, training time, speed, serving latency.
+
+Usage:
+    python benchmarks/imdb_sentiment.py --data-dir ../shared/data/imdb [any train.py flag ...]
+
+Trains with the app's default config (plus any flags given), evaluates on the full 25,000-review test split,
+then times the exported signature at batch 1 and batch 64 in a TensorFlow-only process. Writes
+benchmarks/results/imdb_sentiment.json and prints the README table row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from apps.imdb_sentiment import data, train
+from shared.serving import check_saved_model
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def serving_latency(export_path: str, texts: list[str], repeat: int = 30) -> dict:
+    """Median and p90 latency (ms) of the exported signature at batch 1 and batch 64, bare TensorFlow."""
+    requests = [{"instances": texts[:1]}, {"instances": texts[:64]}]
+    report = check_saved_model(export_path, requests, repeat=repeat)
+    latency = {}
+    for batch, result in zip((1, 64), report["results"]):
+        stats = result["latency_ms"]
+        latency[f"batch_{batch}"] = {"p50_ms": stats["p50"], "p90_ms": stats["p90"],
+                                     "reviews_per_second": batch * 1000 / stats["p50"]}
+    return latency
+
+
+def main(argv=None):
+    given = list(sys.argv[1:] if argv is None else argv)
+    argv = list(given)
+    run_root = pathlib.Path("runs/benchmarks/imdb_sentiment")
+    argv += ["--output-dir", str(run_root / "run"), "--export-dir", str(run_root / "saved_models")]
+    started = time.perf_counter()
+    metrics = train.main(argv)
+    total_seconds = time.perf_counter() - started
+
+    config = train.parse_config(train.Config, argv)
+    test = data.load_sample(config.seed)["test"] if config.sample else data.load_real(config.data_dir)["test"]
+    # Real reviews of typical length for the latency figures (a seeded pick from the test split).
+    picks = [test.texts[i] for i in np.random.default_rng(0).permutation(len(test.texts))[:64]]
+    result = {
+        "app": "imdb_sentiment",
+        "test_accuracy": metrics["test_accuracy"],
+        "test_examples": metrics["test_examples"],
+        "best_val_accuracy": metrics["best_val_accuracy"],
+        "train_seconds": metrics["train_seconds"],
+        "total_seconds": total_seconds,
+        "examples_per_second": metrics["examples_per_second"],
+        "epochs_completed": metrics["epochs_completed"],
+        "serving_latency": serving_latency(metrics["export_path"], picks),
+        "history": metrics["history"],
+        "config": json.loads((run_root / "run" / "config.json").read_text()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
+        "command": " ".join(["python benchmarks/imdb_sentiment.py", *given]),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "imdb_sentiment.json").write_text(json.dumps(result, indent=2) + "\n")
+    latency = result["serving_latency"]
+    print("| test accuracy | train time | examples/s | serving p50, batch 1 | serving p50, batch 64 |")
+    print(f"| {result['test_accuracy']:.4f} | {result['train_seconds'] / 60:.1f} min "
+          f"| {result['examples_per_second']:.0f} | {latency['batch_1']['p50_ms']:.1f} ms "
+          f"| {latency['batch_64']['p50_ms']:.0f} ms |")
+    return result
+
+
+if __name__ == "__main__":
+    main()
