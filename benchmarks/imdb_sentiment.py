@@ -5,7 +5,8 @@ Usage:
 
 Trains with the app's default config (plus any flags given), evaluates on the full 25,000-review test split,
 then times the exported signature at batch 1 and batch 64 in a TensorFlow-only process. Writes
-benchmarks/results/imdb_sentiment.json and prints the README table row.
+benchmarks/results/imdb_sentiment.json and apps/imdb_sentiment/images/training_curves.png, and prints the
+README table row.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from apps.imdb_sentiment import data, train
+from shared.plots import plot_history
 from shared.serving import check_saved_model
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "imdb_sentiment" / "images" / "training_curves.png"
 
 
 def serving_latency(export_path: str, texts: list[str], repeat: int = 30) -> dict:
@@ -68,6 +71,9 @@ def main(argv=None):
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "imdb_sentiment.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_history(metrics["history"], ["loss", "accuracy"], CURVES,
+                 title=f"IMDb, {result['config']['cell'].upper()} x{result['config']['units']}: "
+                       f"test accuracy {result['test_accuracy']:.4f}")
     latency = result["serving_latency"]
     print("| test accuracy | train time | examples/s | serving p50, batch 1 | serving p50, batch 64 |")
     print(f"| {result['test_accuracy']:.4f} | {result['train_seconds'] / 60:.1f} min "

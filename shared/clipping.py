@@ -21,16 +21,22 @@ _ALGORITHMS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
 
 
 def make_optimizer(learning_rate: float = 1e-3, clipnorm: float = DEFAULT_CLIPNORM,
-                   algorithm: str = "adam") -> keras.optimizers.Optimizer:
+                   algorithm: str = "adam", ema_momentum: float = 0.0) -> keras.optimizers.Optimizer:
     """An optimizer whose gradients are clipped to `clipnorm` by global norm (0 or None: no clipping).
 
     Args:
         learning_rate: the step size.
         clipnorm: the largest global L2 norm a step's gradients may have; larger ones are rescaled.
         algorithm: "adam" (every app) or "sgd" (plain steps, which make the clipping visible in tests).
+        ema_momentum: when > 0, the optimizer also keeps an exponential moving average of the weights
+            (Polyak averaging); `shared.training.fit` validates, checkpoints and exports that average,
+            which is smoother than the last step's weights. 0 turns it off.
     """
+    if not 0.0 <= ema_momentum < 1.0:
+        raise ValueError(f"ema_momentum must be in [0, 1), got {ema_momentum}.")
     if algorithm not in _ALGORITHMS:
         raise ValueError(f"algorithm must be one of {sorted(_ALGORITHMS)}, got {algorithm!r}.")
     if clipnorm is not None and clipnorm < 0:
         raise ValueError(f"clipnorm must be >= 0 (0 turns clipping off), got {clipnorm}.")
-    return _ALGORITHMS[algorithm](learning_rate=learning_rate, global_clipnorm=clipnorm or None)
+    return _ALGORITHMS[algorithm](learning_rate=learning_rate, global_clipnorm=clipnorm or None,
+                                  use_ema=ema_momentum > 0, ema_momentum=ema_momentum or 0.99)

@@ -55,14 +55,20 @@ def _best_so_far(history_csv: pathlib.Path, monitor: str, mode: str) -> float | 
     return max(values) if mode == "max" else min(values)
 
 
-def standard_callbacks(config: TrainConfig, monitor: str, mode: str) -> list[keras.callbacks.Callback]:
-    """Backup for resume, best and last checkpoints, TensorBoard and the CSV history."""
+def standard_callbacks(config: TrainConfig, monitor: str, mode: str,
+                       ema: bool = False) -> list[keras.callbacks.Callback]:
+    """Backup for resume, best and last checkpoints, TensorBoard and the CSV history.
+
+    With `ema` (an optimizer with `use_ema`), the weight average is swapped in after each epoch's backup,
+    so validation and the checkpoints see the average while the backup keeps the raw training state.
+    """
     run_dir = config.run_dir
     checkpoints = run_dir / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     return [
         # double_checkpoint keeps the previous backup until the new one is fully written.
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         keras.callbacks.ModelCheckpoint(
             str(checkpoints / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True,
@@ -97,7 +103,8 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
     `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
     """
     counter = _EpochCounter()
-    callbacks = standard_callbacks(config, monitor, mode) + [counter] + list(extra_callbacks)
+    ema = bool(getattr(model.optimizer, "use_ema", False))
+    callbacks = standard_callbacks(config, monitor, mode, ema) + [counter] + list(extra_callbacks)
     started = time.perf_counter()
     model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks,

@@ -54,6 +54,7 @@ class Config(TrainConfig):
     pooling: str = option("max", "How the sequence becomes one vector (see model.py).",
                           choices=("max", "mean", "last"))
     dropout: float = option(0.3, "Dropout before the output layer.")
+    ema_momentum: float = option(0.0, "Validate and export a moving average of the weights (0: off).")
     validation_fraction: float = option(0.1, "Share of the training split held out to pick the best epoch.")
     max_examples: int | None = option(None, "Use only this many training reviews (--quick sets it).")
     check_export: bool = option(True, "After exporting, call it in a TensorFlow-only process (bare-TF check).")
@@ -100,7 +101,8 @@ def main(argv=None, extra_callbacks=()):
 
     # --------------------------------------------------------------------------------------- Model
     model = build_model(config, vectorizer.vocabulary_size())
-    model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
+    model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm,
+                                           ema_momentum=config.ema_momentum),
                   loss=keras.losses.BinaryCrossentropy(),
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
     model.summary(print_fn=lambda line, **_: print(line))

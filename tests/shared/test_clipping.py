@@ -37,3 +37,11 @@ def test_bad_arguments():
         make_optimizer(clipnorm=-1)
     with pytest.raises(ValueError):
         make_optimizer(algorithm="lbfgs")
+
+
+def test_ema_is_opt_in_and_bounded():
+    assert not make_optimizer().use_ema
+    optimizer = make_optimizer(ema_momentum=0.9)
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
+    with pytest.raises(ValueError):
+        make_optimizer(ema_momentum=1.0)

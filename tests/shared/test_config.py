@@ -56,3 +56,4 @@ def test_save_config_round_trips(tmp_path):
     config = parse_config(DemoConfig, ["--seed", "3"])
     saved = json.loads(save_config(config, tmp_path / "run" / "config.json").read_text())
     assert saved["app"] == "demo" and saved["seed"] == 3 and saved["units"] == 64
+
