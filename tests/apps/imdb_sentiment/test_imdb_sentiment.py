@@ -1,7 +1,6 @@
 """The IMDb app end to end on tiny data: train, resume, export, serve, bad input, missing data."""
 
 import base64
-import gzip
 import json
 
 import keras
