@@ -121,8 +121,20 @@ def answer(loaded, request):
     try:
         return predict(loaded, request), 200
     except (ValueError, TypeError, KeyError, tf.errors.OpError) as error:
-        message = error.message if isinstance(error, tf.errors.OpError) else str(error)
-        return {"error": f"{type(error).__name__}: {message.strip().splitlines()[0][:2000]}"}, 400
+        message = _op_message(error.message) if isinstance(error, tf.errors.OpError) else str(error)
+        return {"error": f"{type(error).__name__}: {message[:2000]}"}, 400
+
+
+def _op_message(message):
+    """The op's own words from a graph error, without TensorFlow's Python traceback of where it was defined.
+
+    TF Serving answers with the op's message (e.g. "assertion failed: [image_bytes is not a JPEG ...]"),
+    so this does too.
+    """
+    lines = [line.strip() for line in message.splitlines()
+             if line.strip() and not line.startswith((" ", "\t")) and not line.startswith(
+                 ("Graph execution error", "Detected at node", "Detected unsupported operations"))]
+    return " ".join(lines) or message.strip()
 
 
 def forbidden_imports():

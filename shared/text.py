@@ -73,3 +73,56 @@ def _select_rows(condition, if_true: tf.RaggedTensor, if_false: tf.RaggedTensor)
     stacked = tf.concat([if_true, if_false], axis=0)
     picks = tf.where(condition, indices, indices + tf.shape(condition, out_type=tf.int64)[0])
     return tf.gather(stacked, picks)
+
+
+# ------------------------------------------------------------------------------- generated text
+# Output vocabularies of the generators (translator, captioner): 0 = padding, 1 = [UNK], 2 = [start],
+# 3 = [end], then words by frequency. "[start]" and "[end]" never come out of standardize_text (it removes
+# brackets), so they cannot collide with a real word.
+PAD, UNK, START, END = 0, 1, 2, 3
+
+
+def make_target_vectorizer(vocab_size: int, texts, name: str = "target_vectorizer") -> keras.layers.TextVectorization:
+    """A vectorizer for texts a model writes: the ids above, adapted on `texts` (training data only)."""
+    words = make_word_vectorizer(vocab_size - 2, texts).get_vocabulary()
+    return keras.layers.TextVectorization(
+        standardize=standardize_text, split="whitespace", ragged=True, name=name,
+        vocabulary=[str(w) for w in words[:2]] + ["[start]", "[end]"] + [str(w) for w in words[2:]])
+
+
+def frame_targets(ragged_ids: tf.RaggedTensor, max_tokens: int) -> tf.Tensor:
+    """Word ids -> `[start] w1 .. wn [end]` rows, 0-padded (n cut to `max_tokens`).
+
+    Teacher forcing then reads `framed[:, :-1]` as the decoder's input and `framed[:, 1:]` as its target:
+    at every step the model sees the true previous word and must predict the next one.
+    """
+    ragged_ids = ragged_ids[:, :max_tokens]
+    rows = ragged_ids.nrows()
+    starts = tf.fill([rows, 1], tf.constant(START, ragged_ids.dtype))
+    ends = tf.fill([rows, 1], tf.constant(END, ragged_ids.dtype))
+    return tf.concat([starts, ragged_ids, ends], axis=1).to_tensor(default_value=PAD)
+
+
+def join_words(words: tf.Tensor) -> tf.Tensor:
+    """Word strings [batch, steps] ("" for nothing) -> sentences: spaces between, punctuation attached.
+
+    "¿ dónde está ?" becomes "¿dónde está?". The text stays lower case, as the model sees it.
+    """
+    text = tf.strings.regex_replace(tf.strings.reduce_join(words, axis=1, separator=" "), r" +", " ")
+    text = tf.strings.regex_replace(text, r" ([.,!?;:])", r"\1")
+    return tf.strings.strip(tf.strings.regex_replace(text, r"([¿¡]) ", r"\1"))
+
+
+def normalize_reference(text: tf.Tensor) -> tf.Tensor:
+    """A reference sentence in the form the models write (standardized, punctuation re-attached).
+
+    BLEU compares hypotheses with references passed through this, so both sides have the same case and
+    the same punctuation; sacrebleu's 13a tokenizer then splits both the same way.
+    """
+    return join_words(tf.strings.split(standardize_text(text)).to_tensor(default_value=""))
+
+
+def ids_to_text(token_ids: tf.Tensor, vocabulary: tf.Tensor) -> tf.Tensor:
+    """Generated ids [batch, steps] -> sentences; [end], padding and the other specials print as nothing."""
+    words = tf.where(token_ids > END, tf.gather(vocabulary, token_ids), "")
+    return join_words(words)

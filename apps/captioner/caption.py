@@ -1,0 +1,48 @@
+"""Image bytes in, whole captions out: the in-graph caption writer that the export and the evaluation share.
+
+Everything here traces into the exported SavedModel, so one TF Serving call decodes the JPEG, resizes and
+scales it exactly as `prepare.py` did for the feature cache (shared/vision.py), runs InceptionV3, then
+writes the caption with greedy or beam search in a `tf.while_loop` (shared/beam_search.py) until every row
+has written [end] or `max_output_tokens` words. Evaluation calls the same `*_from_features` functions on
+cached features, so the figures measure the exported decoder, not a Python imitation of it.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from shared.beam_search import beam_search, greedy_decode, tile_beams
+from shared.text import END, PAD, START, ids_to_text
+from shared.vision import decode_batch
+
+
+class CaptionWriter:
+    """Serving functions around a trained encoder and decoder."""
+
+    def __init__(self, encoder, decoder, target_vectorizer, config):
+        self.encoder, self.decoder, self.config = encoder, decoder, config
+        self.vocabulary = tf.constant([str(word) for word in target_vectorizer.get_vocabulary()])
+
+    def features(self, image_bytes):
+        """Encoded image files [batch] -> pooled features [batch, 2048] (the cache's exact path)."""
+        return self.encoder(decode_batch(image_bytes, self.config.image_size), training=False)
+
+    def greedy_from_features(self, features):
+        states = self.decoder.encode(features)
+        tokens, _ = greedy_decode(self.decoder.step, states, tf.shape(features)[0], START, END,
+                                  self.config.max_output_tokens, banned_ids=(PAD, START))
+        return ids_to_text(tokens, self.vocabulary)
+
+    def beam_from_features(self, features):
+        k = self.config.beam_size
+        states = [tile_beams(state, k) for state in self.decoder.encode(features)]
+        tokens, _, _ = beam_search(self.decoder.step, states, tf.shape(features)[0], k, START, END,
+                                   self.config.max_output_tokens, banned_ids=(PAD, START),
+                                   length_penalty=self.config.length_penalty)
+        return ids_to_text(tokens, self.vocabulary)
+
+    def serve_beam(self, image_bytes):
+        return {"caption": self.beam_from_features(self.features(image_bytes))}
+
+    def serve_greedy(self, image_bytes):
+        return {"caption": self.greedy_from_features(self.features(image_bytes))}

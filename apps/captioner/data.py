@@ -1,0 +1,143 @@
+"""Image-caption pairs: Flickr8k (real) or generated scenes of coloured shapes (offline sample).
+
+Flickr8k (Hodosh et al., 2013): 8,091 photos with 5 captions each, and the standard 6,000 / 1,000 / 1,000
+train / dev / test split. `--data-dir` holds `Flickr8k.token.txt`, the three `Flickr_8k.*Images.txt` split
+lists and the images as either
+    images_224_q75.tar          members images/<id>.jpg (the project's 224x224 copy, ../shared/data/flickr8k)
+    Flicker8k_Dataset/<id>.jpg  the original archive's folder (what the download unpacks; sic "Flicker")
+Without `--data-dir`, the original zips are downloaded into the Keras cache (internet needed).
+
+The sample (`--sample`) draws one or two shapes (circle, square, triangle) in one of six colours on a plain
+background, with exact captions such as "a red circle and a blue square". It needs nothing but NumPy.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import tarfile
+import typing
+import zipfile
+
+import numpy as np
+import tensorflow as tf
+
+from shared.data import DataCorruptError, resolve_data_dir
+
+URLS = ("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_Dataset.zip",
+        "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_text.zip")
+SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "validation": "Flickr_8k.devImages.txt",
+               "test": "Flickr_8k.testImages.txt"}
+
+
+class Split(typing.NamedTuple):
+    image_ids: list[str]
+    images: list[bytes]         # encoded image files (JPEG), exactly what a client would send
+    captions: list[list[str]]   # the reference captions of each image (5 for Flickr8k)
+
+
+def _download(cache: pathlib.Path) -> None:
+    import keras  # only the download needs it
+
+    for url in URLS:
+        archive = keras.utils.get_file(url.rsplit("/", 1)[1], url, cache_dir=str(cache), cache_subdir="")
+        with zipfile.ZipFile(archive) as members:
+            members.extractall(cache)
+
+
+def _read_captions(path: pathlib.Path) -> dict[str, list[str]]:
+    captions: dict[str, list[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, _, caption = line.partition("\t")
+        if not caption:
+            raise DataCorruptError(f"{path} line {number}: expected '<image>.jpg#<n><TAB><caption>'.")
+        captions.setdefault(key.split("#")[0], []).append(caption.strip())
+    return captions
+
+
+def _image_reader(root: pathlib.Path) -> typing.Callable[[list[str]], list[bytes]]:
+    tar_path = root / "images_224_q75.tar"
+    if tar_path.exists():
+        def read(ids):
+            with tarfile.open(tar_path) as tar:
+                return [tar.extractfile(f"images/{image_id}").read() for image_id in ids]
+        return read
+    folder = root / "Flicker8k_Dataset"
+    return lambda ids: [(folder / image_id).read_bytes() for image_id in ids]
+
+
+def load_flickr8k(data_dir: str | None, splits: typing.Sequence[str] = ("train", "validation", "test"),
+                  limit: int | None = None) -> dict[str, Split]:
+    """The requested splits of Flickr8k (each cut to `limit` images when given)."""
+    root = resolve_data_dir("captioner", data_dir, ["Flickr8k.token.txt"], download=_download)
+    captions = _read_captions(root / "Flickr8k.token.txt")
+    read_images = _image_reader(root)
+    result = {}
+    for split in splits:
+        list_path = root / SPLIT_FILES[split]
+        if not list_path.exists():
+            raise DataCorruptError(f"{list_path} is missing: the standard split lists come with Flickr8k_text.zip.")
+        ids = [line.strip() for line in list_path.read_text().splitlines() if line.strip()][:limit]
+        missing = [image_id for image_id in ids if image_id not in captions]
+        if missing:
+            raise DataCorruptError(f"{len(missing)} images of {list_path.name} have no captions, e.g. {missing[0]}.")
+        try:
+            images = read_images(ids)
+        except (KeyError, FileNotFoundError, tarfile.TarError) as error:
+            raise DataCorruptError(f"cannot read the images of {split} from {root}: {error}") from error
+        result[split] = Split(ids, images, [captions[image_id] for image_id in ids])
+    return result
+
+
+# ------------------------------------------------------------------------------------ offline sample
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (50, 80, 220), "yellow": (235, 210, 40),
+           "purple": (140, 60, 180), "orange": (245, 140, 30)}
+SHAPES = ("circle", "square", "triangle")
+
+
+def _draw(canvas: np.ndarray, shape: str, colour, centre_x: int, centre_y: int, radius: int) -> None:
+    ys, xs = np.mgrid[: canvas.shape[0], : canvas.shape[1]]
+    if shape == "circle":
+        inside = (xs - centre_x) ** 2 + (ys - centre_y) ** 2 <= radius ** 2
+    elif shape == "square":
+        inside = (abs(xs - centre_x) <= radius * 0.85) & (abs(ys - centre_y) <= radius * 0.85)
+    else:  # triangle pointing up
+        top = centre_y - radius
+        inside = (ys >= top) & (ys <= centre_y + radius) & (abs(xs - centre_x) <= (ys - top) / 2)
+    canvas[inside] = colour
+
+
+def sample_scene(rng: np.random.Generator, size: int = 96) -> tuple[bytes, list[str]]:
+    """One JPEG of one or two shapes (left and right halves) and five exact captions for it."""
+    canvas = np.full((size, size, 3), rng.integers(200, 256), np.uint8)
+    count = int(rng.integers(1, 3))
+    parts = []
+    for index in range(count):
+        shape, colour = SHAPES[rng.integers(len(SHAPES))], list(COLOURS)[rng.integers(len(COLOURS))]
+        half = size // count
+        centre_x = half * index + half // 2 + int(rng.integers(-4, 5))
+        centre_y = size // 2 + int(rng.integers(-size // 6, size // 6 + 1))
+        _draw(canvas, shape, COLOURS[colour], centre_x, centre_y, int(rng.integers(size // 8, size // 5)))
+        parts.append(f"{colour} {shape}")
+    jpeg = tf.io.encode_jpeg(canvas, quality=90).numpy()
+    if count == 1:
+        captions = [f"a {parts[0]}", f"a {parts[0]} on a plain background", f"one {parts[0]}",
+                    f"there is a {parts[0]}", f"a single {parts[0]}"]
+    else:
+        captions = [f"a {parts[0]} and a {parts[1]}", f"a {parts[0]} next to a {parts[1]}",
+                    f"a {parts[0]} on the left and a {parts[1]} on the right",
+                    f"two shapes : a {parts[0]} and a {parts[1]}", f"a {parts[1]} to the right of a {parts[0]}"]
+    return jpeg, captions
+
+
+def load_sample(seed: int, counts: dict[str, int] | None = None) -> dict[str, Split]:
+    """Generated train / validation / test splits (different seeds, so no scene is shared)."""
+    counts = counts or {"train": 1500, "validation": 200, "test": 200}
+    result = {}
+    for offset, (split, count) in enumerate(counts.items()):
+        rng = np.random.default_rng(seed * 10 + offset)
+        scenes = [sample_scene(rng) for _ in range(count)]
+        result[split] = Split([f"{split}_{i}.jpg" for i in range(count)], [s[0] for s in scenes],
+                              [s[1] for s in scenes])
+    return result

@@ -1,0 +1,161 @@
+"""Costly caching for the captioner: the image encoder and every image's features, computed once.
+
+Usage:
+    python apps/captioner/prepare.py --data-dir ../shared/data/flickr8k --inception-weights none
+    (train.py calls the same functions and reuses whatever is already cached)
+
+1. Encoder. With `--inception-weights imagenet` (or a weights file) InceptionV3 is used as it is. With
+   `none` (what these machines have: ImageNet weights cannot be downloaded here), InceptionV3 is first
+   trained on the caption data itself, to predict which of the most frequent content words occur in an
+   image's captions (one sigmoid per word). It learns "dog", "snow", "water", "red" from the pictures.
+2. Features. Each image goes once through `shared.vision.decode_and_preprocess` (the exported graph's own
+   function) and the float32 encoder; the pooled vectors are stored in <output-dir>/features/<key>.npz,
+   the key naming the encoder weights, input size and data, so a new encoder never reuses stale features.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from shared.clipping import make_optimizer
+from shared.text import standardize_text
+from shared.training import fit
+from shared.vision import build_encoder, decode_and_preprocess
+
+# Words that say nothing about what is in a picture: not worth an output of the encoder's training task.
+STOPWORDS = set("a an the of in on at to and is are with its his her their two three one some while "
+                "for from into by up down as it this that there near next other another , . ! ? ; :".split())
+
+
+def content_words(captions: list[list[str]], count: int) -> list[str]:
+    """The `count` most frequent non-stopwords in the (standardized) training captions."""
+    flat = [caption for image in captions for caption in image]
+    counts = collections.Counter(
+        word.decode() for row in tf.strings.split(standardize_text(tf.constant(flat))).to_list() for word in row)
+    return [word for word, _ in counts.most_common() if word not in STOPWORDS][:count]
+
+
+def word_presence(captions: list[list[str]], words: list[str]) -> np.ndarray:
+    """[images, len(words)]: 1 where the word occurs in any of the image's captions."""
+    index = {word: i for i, word in enumerate(words)}
+    labels = np.zeros((len(captions), len(words)), np.float32)
+    for row, image_captions in enumerate(captions):
+        tokens = standardize_text(tf.constant(image_captions)).numpy()
+        for word in b" ".join(tokens).decode().split():
+            if word in index:
+                labels[row, index[word]] = 1.0
+    return labels
+
+
+def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, training=False, seed=0):
+    """Encoded image files -> batches of preprocessed pixels (and labels), decoded in parallel."""
+    data = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
+    if training:
+        data = data.shuffle(len(images), seed=seed).repeat()
+
+    def load(image, *label):
+        pixels = decode_and_preprocess(image, size)
+        if training:  # mirror images: a dog facing left is still a dog
+            pixels = tf.image.random_flip_left_right(pixels, seed=seed)
+        return (pixels, *label) if label else pixels
+
+    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def train_encoder(config, splits) -> pathlib.Path:
+    """Train InceptionV3 (random start) on word presence; returns its float32 weights file.
+
+    Trains in mixed bfloat16 (CPUs with AMX or AVX512-BF16 run convolutions several times faster), then
+    copies the weights into a float32 encoder, which is what features and exports use everywhere.
+    """
+    folder = config.run_dir / "encoder"
+    words = content_words(splits["train"].captions, config.encoder_words)
+    labels = {name: word_presence(split.captions, words) for name, split in splits.items()}
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        encoder = build_encoder(None, config.image_size)
+        pixels = keras.Input((config.image_size, config.image_size, 3))
+        hidden = keras.layers.Dropout(0.3)(encoder(pixels))
+        present = keras.layers.Dense(len(words), activation="sigmoid", dtype="float32", name="words")(hidden)
+        model = keras.Model(pixels, present, name="encoder_pretraining")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.compile(optimizer=make_optimizer(config.encoder_learning_rate, config.clipnorm),
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
+    stage = dataclasses.replace(config, epochs=config.encoder_epochs, output_dir=str(folder))
+    batch = config.encoder_batch_size
+    train = splits["train"]
+    fit(model, image_dataset(train.images, config.image_size, batch, labels["train"], True, config.seed),
+        image_dataset(splits["validation"].images, config.image_size, batch, labels["validation"]),
+        stage, monitor="val_auc", mode="max", steps_per_epoch=max(1, len(train.images) // batch))
+    float32_encoder = build_encoder(None, config.image_size)
+    float32_encoder.set_weights(encoder.get_weights())
+    path = folder / "encoder.weights.h5"
+    float32_encoder.save_weights(str(path))
+    (folder / "words.txt").write_text("\n".join(words) + "\n")
+    return path
+
+
+def resolve_encoder(config, splits) -> tuple[keras.Model, str]:
+    """(float32 encoder, identity) for the configured weights, training one first when asked to."""
+    weights = config.inception_weights
+    if weights == "none":
+        trained = config.run_dir / "encoder" / "encoder.weights.h5"
+        if not trained.exists():
+            if config.encoder_epochs > 0:
+                trained = train_encoder(config, splits)
+            else:  # random features: a baseline, and the quickest smoke test
+                keras.utils.set_random_seed(config.seed)
+                return build_encoder(None, config.image_size), f"random-seed{config.seed}-{config.image_size}"
+        encoder = build_encoder(None, config.image_size)
+        encoder.load_weights(str(trained))
+        return encoder, "trained-" + _file_digest(trained) + f"-{config.image_size}"
+    encoder = build_encoder(weights, config.image_size)
+    return encoder, ("imagenet" if weights == "imagenet" else _file_digest(weights)) + f"-{config.image_size}"
+
+
+def _file_digest(path) -> str:
+    return hashlib.sha1(pathlib.Path(path).read_bytes()).hexdigest()[:12]
+
+
+def extract_features(encoder: keras.Model, images: list[bytes], size: int, batch_size: int = 32) -> np.ndarray:
+    """Pooled encoder features [len(images), 2048] as float16, through the serving graph's preprocessing."""
+    features = [encoder(pixels, training=False).numpy().astype(np.float16)
+                for pixels in image_dataset(images, size, batch_size)]
+    return np.concatenate(features) if features else np.zeros((0, encoder.output_shape[-1]), np.float16)
+
+
+def cached_features(config, splits, encoder: keras.Model, identity: str) -> dict[str, np.ndarray]:
+    """{split: features}, read from the cache when its key matches, else extracted and cached."""
+    data_key = hashlib.sha1("".join(i for s in splits.values() for i in s.image_ids).encode()).hexdigest()[:8]
+    path = config.run_dir / "features" / f"{identity}-{data_key}.npz"
+    if path.exists():
+        with np.load(path) as cache:
+            return {name: cache[name] for name in splits}
+    features = {name: extract_features(encoder, split.images, config.image_size) for name, split in splits.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, **features)
+    partial.rename(path)  # whole or not at all: an interrupted extraction is never read as a cache
+    return features
+
+
+def main(argv=None):
+    from apps.captioner import data, train  # the same Config and data as train.py
+
+    config = train.resolve_config(train.parse_config(train.Config, argv, __doc__))
+    splits = data.load_sample(config.seed) if config.sample else data.load_flickr8k(config.data_dir)
+    encoder, identity = resolve_encoder(config, splits)
+    features = cached_features(config, splits, encoder, identity)
+    print({name: value.shape for name, value in features.items()}, "encoder:", identity)
+
+
+if __name__ == "__main__":
+    main()

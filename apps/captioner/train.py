@@ -1,0 +1,174 @@
+"""Train the one-to-many image captioner (Show and Tell), measure BLEU, export JPEG-bytes-in, caption-out.
+
+Usage:
+    python apps/captioner/train.py --sample                               # generated shapes, offline
+    python apps/captioner/train.py --data-dir ../shared/data/flickr8k --inception-weights none
+    python apps/captioner/train.py --data-dir DIR --inception-weights imagenet   # pretrained encoder
+    python apps/captioner/train.py --inception-weights PATH/inception_v3_..._notop.h5   # local weights file
+
+Stages: (1) prepare.py trains the encoder if there are no pretrained weights and caches every image's
+features; (2) the LSTM decoder trains on the cached features with teacher forcing; (3) greedy and beam
+captions of the test images are scored with BLEU beside a constant-caption baseline; (4) the export joins
+image decoding, the encoder and the decoding loop into one graph: saved_models/captioner/<N>/ with
+`serving_default` (beam search) and `greedy`: image_bytes (string [batch], JPEG/PNG files) -> caption.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import numpy as np
+import tensorflow as tf
+
+from apps.captioner import data, evaluate, prepare
+from apps.captioner.caption import CaptionWriter
+from apps.captioner.model import build_model
+from shared.clipping import make_optimizer
+from shared.config import TrainConfig, option, parse_config
+from shared.export import export_saved_model
+from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.serving import b64, check_saved_model
+from shared.text import frame_targets, make_target_vectorizer
+from shared.training import finish_run, fit, start_run
+
+
+# ---------------------------------------------------------------------------------------------- Config
+@dataclasses.dataclass(frozen=True)
+class Config(TrainConfig):
+    app: ClassVar[str] = "captioner"
+    QUICK: ClassVar[dict] = {"epochs": 1, "max_images": 16, "encoder_epochs": 1, "image_size": 75,
+                             "encoder_batch_size": 8, "embedding_dim": 16, "units": 16, "beam_size": 2,
+                             "encoder_words": 20, "max_output_tokens": 8}
+
+    epochs: int = option(15, "Decoder epochs over (image, caption) pairs; the best by validation loss is kept.")
+    batch_size: int = option(64, "Caption pairs per step.")
+    inception_weights: str = option(
+        "auto", "imagenet, a local weights file, or none (train the encoder on the captions here); "
+                "auto: imagenet for real data, none for --sample.")
+    image_size: int = option(0, "Encoder input size; 0: 299 with pretrained weights, 128 when trained here.")
+    encoder_epochs: int = option(8, "Epochs of the encoder's word-presence training (weights none).")
+    encoder_words: int = option(300, "Content words the encoder learns to see; rarer ones are too rare to learn.")
+    encoder_learning_rate: float = option(1e-3, "Adam's step size for the encoder's training.")
+    encoder_batch_size: int = option(32, "Images per encoder training step.")
+    vocab_size: int = option(5000, "Caption vocabulary, specials included; Flickr8k has about 8,900 words.")
+    max_caption_tokens: int = option(20, "Training captions are cut here (Flickr8k averages 11 words).")
+    embedding_dim: int = option(256, "Word vector size.")
+    units: int = option(512, "LSTM units: Show and Tell used 512.")
+    dropout: float = option(0.3, "Dropout on the LSTM's outputs: 30k caption pairs overfit quickly.")
+    feature_dropout: float = option(0.3, "Dropout on the image features before they set the LSTM's state.")
+    beam_size: int = option(3, "Beams kept by serving_default's beam search.")
+    length_penalty: float = option(1.0, "Beam ranking by log-probability / length ** penalty (0: raw sum).")
+    max_output_tokens: int = option(25, "A caption stops at [end] or after this many words.")
+    max_images: int | None = option(None, "Use only this many images per split (--quick sets it).")
+    check_export: bool = option(True, "After exporting, caption a JPEG in a TensorFlow-only process.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.beam_size < 1 or self.max_output_tokens < 1:
+            raise ValueError("--beam-size and --max-output-tokens must be at least 1.")
+
+
+def resolve_config(config: Config) -> Config:
+    """Fill the automatic choices: which weights, and the input size that suits them."""
+    weights = config.inception_weights
+    if weights == "auto":
+        weights = "none" if config.sample else "imagenet"
+    size = config.image_size or (128 if weights == "none" else 299)
+    return dataclasses.replace(config, inception_weights=weights, image_size=size)
+
+
+def caption_pairs(split, features, vectorizer, config, batch_size, training):
+    """Batches of ((image features, caption input), caption target): one pair per reference caption."""
+    image_index = np.repeat(np.arange(len(split.captions)), [len(c) for c in split.captions])
+    flat = [caption for captions in split.captions for caption in captions]
+    framed = frame_targets(vectorizer(tf.constant(flat)), config.max_caption_tokens)
+    table = tf.constant(features, tf.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((image_index, framed))
+    if training:
+        dataset = dataset.shuffle(len(flat), seed=config.seed).repeat()
+    # Teacher forcing: input [start] w1 .. wn, target w1 .. wn [end] (the same row shifted by one).
+    return dataset.batch(batch_size).map(
+        lambda index, rows: ((tf.gather(table, index), rows[:, :-1]), rows[:, 1:])).prefetch(tf.data.AUTOTUNE)
+
+
+def caption_all(function, features, batch_size=64):
+    """Run an in-graph captioning function over features in batches -> list of str."""
+    traced = tf.function(function)
+    out = [traced(tf.constant(features[i:i + batch_size], tf.float32)).numpy()
+           for i in range(0, len(features), batch_size)]
+    return [text.decode("utf-8") for part in out for text in part]
+
+
+def main(argv=None, extra_callbacks=()):
+    config = resolve_config(parse_config(Config, argv, __doc__))
+    run_dir = start_run(config)
+
+    # ---------------------------------------------------------------------------------------- Data
+    if config.sample:
+        counts = {"train": 1500, "validation": 200, "test": 200}
+        if config.max_images:
+            counts = {name: min(count, config.max_images) for name, count in counts.items()}
+        splits = data.load_sample(config.seed, counts)
+    else:
+        splits = data.load_flickr8k(config.data_dir, limit=config.max_images)
+    vectorizer = make_target_vectorizer(
+        config.vocab_size, [caption for captions in splits["train"].captions for caption in captions])
+    encoder, encoder_identity = prepare.resolve_encoder(config, splits)
+    features = prepare.cached_features(config, splits, encoder, encoder_identity)
+    train_data = caption_pairs(splits["train"], features["train"], vectorizer, config, config.batch_size, True)
+    validation_data = caption_pairs(splits["validation"], features["validation"], vectorizer, config,
+                                    config.batch_size, False)
+
+    # --------------------------------------------------------------------------------------- Model
+    decoder = build_model(config, vectorizer.vocabulary_size(), features["train"].shape[1])
+    decoder.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
+                    loss=masked_sparse_crossentropy(), metrics=[MaskedSparseCategoricalAccuracy()])
+
+    # --------------------------------------------------------------------------------------- Train
+    pairs = sum(len(c) for c in splits["train"].captions)
+    result = fit(decoder, train_data, validation_data, config, monitor="val_loss", mode="min",
+                 steps_per_epoch=math.ceil(pairs / config.batch_size), extra_callbacks=extra_callbacks)
+
+    # ------------------------------------------------------------------------------------ Evaluate
+    writer = CaptionWriter(encoder, decoder, vectorizer, config)
+    test = splits["test"]
+    hypotheses = {"greedy": caption_all(writer.greedy_from_features, features["test"]),
+                  "beam": caption_all(writer.beam_from_features, features["test"])}
+    scores = {name: evaluate.bleu_scores(captions, test.captions) for name, captions in hypotheses.items()}
+    baseline_caption = evaluate.constant_baseline(splits["train"].captions, seed=config.seed)
+    baseline = evaluate.bleu_scores([baseline_caption] * len(test.captions), test.captions)
+    best = max(scores, key=lambda name: scores[name]["bleu4"])
+    metrics = {
+        "bleu4_test": scores[best]["bleu4"], "best_decoder": best, "bleu": scores,
+        "bleu4_constant_baseline": baseline["bleu4"], "constant_baseline_caption": baseline_caption,
+        "encoder_weights": config.inception_weights, "encoder_identity": encoder_identity,
+        "test_images": len(test.images), "train_pairs": pairs, "train_seconds": result.seconds,
+        "epochs_completed": len(result.history), "history": result.history,
+        "examples": [{"image": test.image_ids[i], "greedy": hypotheses["greedy"][i], "beam": hypotheses["beam"][i],
+                      "reference": test.captions[i][0]} for i in range(min(5, len(test.images)))],
+        "data": "sample" if config.sample else "flickr8k",
+    }
+    print(f"BLEU-4 greedy {scores['greedy']['bleu4']:.4f}, beam {scores['beam']['bleu4']:.4f}, "
+          f"constant baseline {baseline['bleu4']:.4f} ({baseline_caption!r})")
+
+    # -------------------------------------------------------------------------------------- Export
+    signature = [tf.TensorSpec([None], tf.string, name="image_bytes")]
+    export_path = export_saved_model(
+        config, {"serving_default": (writer.serve_beam, signature), "greedy": (writer.serve_greedy, signature)},
+        track=[encoder, decoder, vectorizer],
+        metrics={k: v for k, v in metrics.items() if k not in ("history", "examples")})
+    metrics["export_path"] = str(export_path)
+    if config.check_export:
+        request = {"instances": [b64(test.images[0])]}
+        report = check_saved_model(export_path, [request])
+        metrics["bare_tf_check"] = report["results"][0]["response"]
+        print("bare-TF check:", metrics["bare_tf_check"])
+    finish_run(config, metrics)
+    print(f"exported {export_path}; run folder {run_dir}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The captioner end to end on tiny data: encoder, feature cache, teacher forcing, export, bad images."""
+
+import base64
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps.captioner import data, evaluate, prepare, train
+from shared.serving import check_saved_model
+from shared.text import END, START, frame_targets, make_target_vectorizer
+from shared.vision import build_encoder, decode_and_preprocess
+from tests.conftest import real_data
+
+
+def _argv(tmp_path, *extra):
+    return ["--sample", "--quick", "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export"),
+            *extra]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("captioner")
+    return tmp_path, train.main(_argv(tmp_path))
+
+
+def test_quick_offline_path(quick_run):
+    tmp_path, metrics = quick_run
+    assert metrics["encoder_weights"] == "none" and metrics["encoder_identity"].startswith("trained-")
+    for decoder in ("greedy", "beam"):
+        assert set(metrics["bleu"][decoder]) == {"bleu1", "bleu2", "bleu3", "bleu4"}
+    assert (tmp_path / "run" / "encoder" / "encoder.weights.h5").exists()
+    assert list((tmp_path / "run" / "features").glob("*.npz"))
+    saved = json.loads((tmp_path / "export" / "captioner" / "1" / "assets.extra" / "metrics.json").read_text())
+    assert saved["encoder_weights"] == "none"
+
+
+def test_exported_model_captions_jpeg_and_refuses_garbage(quick_run):
+    """A bare-TF process captions real JPEG and PNG bytes; corrupt bytes get an error, not a crash."""
+    export = quick_run[1]["export_path"]
+    rng = np.random.default_rng(0)
+    jpeg, _ = data.sample_scene(rng)
+    png = tf.io.encode_png(np.full((500, 700, 3), 128, np.uint8)).numpy()  # big and not square: resized
+    b64 = lambda raw: {"b64": base64.b64encode(raw).decode()}  # noqa: E731
+    report = check_saved_model(export, [
+        {"instances": [b64(jpeg), b64(png)]},
+        {"instances": [b64(jpeg), b64(b"this is not an image")]},
+        {"instances": [b64(jpeg[: len(jpeg) // 3])]},
+        {"signature_name": "greedy", "instances": [b64(jpeg)]}])
+    good, garbage, truncated, greedy = report["results"]
+    assert good["status"] == 200 and len(good["response"]["predictions"]) == 2
+    assert all(isinstance(caption, str) for caption in good["response"]["predictions"])
+    assert garbage["status"] == 400 and "not a JPEG, PNG, GIF or BMP" in garbage["response"]["error"]
+    assert truncated["status"] == 400 and "error" in truncated["response"]
+    assert greedy["status"] == 200
+
+
+def test_cache_preprocessing_equals_the_exported_graph(quick_run):
+    """Features in the cache are exactly what the exported graph computes from the same bytes."""
+    tmp_path, metrics = quick_run
+    config = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
+    splits = data.load_sample(config.seed, {"train": 16, "validation": 16, "test": 16})
+    encoder, identity = prepare.resolve_encoder(config, splits)
+    assert identity == metrics["encoder_identity"]  # the trained encoder was reused, not retrained
+    cached = prepare.cached_features(config, splits, encoder, identity)["test"][:3]
+    served = tf.saved_model.load(metrics["export_path"])
+    pixels = tf.stack([decode_and_preprocess(tf.constant(image), config.image_size)
+                       for image in splits["test"].images[:3]])
+    graph_features = encoder(pixels).numpy()
+    np.testing.assert_allclose(cached.astype(np.float32), graph_features, rtol=2e-3, atol=2e-3)
+    assert "serving_default" in served.signatures
+
+
+def test_teacher_forcing_shifts_targets_by_one():
+    vectorizer = make_target_vectorizer(50, ["a red circle", "a blue square"])
+    framed = frame_targets(vectorizer(tf.constant(["a red circle"])), 20).numpy()[0]
+    decoder_input, target = framed[:-1], framed[1:]
+    assert decoder_input[0] == START and target[len("a red circle".split())] == END
+    np.testing.assert_array_equal(decoder_input[1:4], target[0:3])
+
+
+def test_weights_file_loading_path(tmp_path):
+    keras.utils.set_random_seed(3)
+    original = build_encoder(None, 75)
+    path = tmp_path / "inception.weights.h5"
+    original.save_weights(str(path))
+    loaded = build_encoder(str(path), 75)
+    for a, b in zip(original.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="--inception-weights"):
+        build_encoder(str(tmp_path / "missing.h5"), 75)
+
+
+def test_bleu_and_baseline():
+    references = [["a dog runs on the grass", "a brown dog is running"], ["a man rides a bike", "a cyclist"]]
+    perfect = evaluate.bleu_scores(["a dog runs on the grass", "a man rides a bike"], references)
+    assert perfect["bleu4"] == pytest.approx(1.0)
+    poor = evaluate.bleu_scores(["a man rides a bike", "a dog runs on the grass"], references)
+    assert poor["bleu1"] < perfect["bleu1"]
+    assert evaluate.constant_baseline(references * 5, candidates=4, images=10) in {
+        "a dog runs on the grass", "a man rides a bike"}
+
+
+def test_real_flickr8k_loads():
+    directory = real_data("flickr8k/Flickr8k.token.txt").parent
+    splits = data.load_flickr8k(str(directory), limit=3)
+    assert [len(splits[s].images) for s in ("train", "validation", "test")] == [3, 3, 3]
+    assert all(len(captions) == 5 for captions in splits["test"].captions)
+    assert splits["train"].images[0][:3] == b"\xff\xd8\xff"
