@@ -131,10 +131,10 @@ def _op_message(message):
     TF Serving answers with the op's message (e.g. "assertion failed: [image_bytes is not a JPEG ...]"),
     so this does too.
     """
-    lines = [line.strip() for line in message.splitlines()
+    lines = [line.replace("<stack traces unavailable>", "").strip() for line in message.splitlines()
              if line.strip() and not line.startswith((" ", "\t")) and not line.startswith(
                  ("Graph execution error", "Detected at node", "Detected unsupported operations"))]
-    return " ".join(lines) or message.strip()
+    return " ".join(line for line in lines if line) or message.strip()
 
 
 def forbidden_imports():

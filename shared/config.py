@@ -8,7 +8,8 @@ is the field's comment in the code and its `--help` text on the command line, so
     @dataclasses.dataclass(frozen=True)
     class Config(TrainConfig):
         app: ClassVar[str] = "imdb_sentiment"
-        QUICK: ClassVar[dict] = {"epochs": 1, "max_examples": 256}
+        SAMPLE: ClassVar[dict] = {"units": 32}                    # --sample: the offline data is small
+        QUICK: ClassVar[dict] = {"epochs": 1, "max_examples": 256}  # --quick: a few steps
         units: int = option(64, "Recurrent units per direction: enough for sentiment, cheap on CPU.")
 
     config = parse_config(Config, ["--units", "32", "--quick"])
@@ -43,7 +44,9 @@ class TrainConfig:
 
     # Each subclass names its app: the default output and export folders are derived from it.
     app: ClassVar[str] = "app"
-    # Overrides `--quick` applies to fields the user did not set explicitly.
+    # Overrides `--sample` applies to fields the user did not set explicitly (the offline data is small).
+    SAMPLE: ClassVar[dict] = {}
+    # Overrides `--quick` applies to fields the user did not set explicitly (after SAMPLE's).
     QUICK: ClassVar[dict] = {"epochs": 1}
 
     data_dir: str | None = option(
@@ -115,9 +118,14 @@ def build_parser(cls: type[TrainConfig], description: str | None = None) -> argp
 
 def parse_config(cls: type[TrainConfig], argv: typing.Sequence[str] | None = None,
                  description: str | None = None) -> TrainConfig:
-    """Parse `argv` into a frozen `cls`; `--quick` fills `cls.QUICK` into the fields left unset."""
+    """Parse `argv` into a frozen `cls`; `--sample` and `--quick` fill their overrides into unset fields."""
     given = vars(build_parser(cls, description).parse_args(argv))
-    values = dict(cls.QUICK, **given) if given.get("quick") else given
+    values = {}
+    if given.get("sample"):
+        values.update(cls.SAMPLE)
+    if given.get("quick"):
+        values.update(cls.QUICK)
+    values.update(given)  # what the user typed always wins
     return cls(**values)
 
 

@@ -95,6 +95,23 @@ class _EpochCounter(keras.callbacks.Callback):
         self.count += 1
 
 
+class _StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """Keras' TerminateOnNaN, remembering where it stopped so `fit` can say so."""
+
+    def __init__(self):
+        super().__init__()
+        self.where, self.epoch = None, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.where is None:
+            self.where = f"step {batch + 1} of epoch {self.epoch + 1}"
+        super().on_train_batch_end(batch, logs)
+
+
 def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *, monitor: str = "val_loss",
         mode: str = "min", steps_per_epoch: int | None = None,
         extra_callbacks: typing.Sequence[keras.callbacks.Callback] = ()) -> FitResult:
@@ -102,9 +119,9 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
 
     `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
     """
-    counter = _EpochCounter()
+    counter, nan_guard = _EpochCounter(), _StopOnNaN()
     ema = bool(getattr(model.optimizer, "use_ema", False))
-    callbacks = standard_callbacks(config, monitor, mode, ema) + [counter] + list(extra_callbacks)
+    callbacks = standard_callbacks(config, monitor, mode, ema) + [counter, nan_guard] + list(extra_callbacks)
     started = time.perf_counter()
     model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks,
@@ -112,6 +129,11 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
               # A live progress bar on a terminal, one line per epoch in logs and CI.
               verbose=1 if sys.stdout.isatty() else 2)
     seconds = time.perf_counter() - started
+    if nan_guard.where is not None:  # a NaN loss never recovers: say so instead of exporting NaN weights
+        raise FloatingPointError(
+            f"training diverged: the loss became NaN at {nan_guard.where}. "
+            f"Try a smaller --learning-rate or --clipnorm; the best earlier epoch, if any, is in "
+            f"{config.run_dir / 'checkpoints' / 'best.weights.h5'}.")
     best = config.run_dir / "checkpoints" / "best.weights.h5"
     if best.exists():
         model.load_weights(str(best))

@@ -72,13 +72,14 @@ def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, 
 def train_encoder(config, splits) -> pathlib.Path:
     """Train InceptionV3 (random start) on word presence; returns its float32 weights file.
 
-    Trains in mixed bfloat16 (CPUs with AMX or AVX512-BF16 run convolutions several times faster), then
-    copies the weights into a float32 encoder, which is what features and exports use everywhere.
+    With `--encoder-precision mixed_bfloat16` it computes in bfloat16 (CPUs with AMX or AVX512-BF16 run
+    convolutions several times faster); the weights are then copied into a float32 encoder, which is what
+    features and exports use everywhere.
     """
     folder = config.run_dir / "encoder"
     words = content_words(splits["train"].captions, config.encoder_words)
     labels = {name: word_presence(split.captions, words) for name, split in splits.items()}
-    keras.config.set_dtype_policy("mixed_bfloat16")
+    keras.config.set_dtype_policy(config.encoder_precision)
     try:
         encoder = build_encoder(None, config.image_size)
         pixels = keras.Input((config.image_size, config.image_size, 3))

@@ -38,6 +38,9 @@ from shared.training import finish_run, fit, start_run
 @dataclasses.dataclass(frozen=True)
 class Config(TrainConfig):
     app: ClassVar[str] = "captioner"
+    # The shapes are simple: a small input, few epochs and a small LSTM keep --sample to a few minutes.
+    SAMPLE: ClassVar[dict] = {"image_size": 75, "encoder_epochs": 3, "epochs": 10, "units": 128,
+                              "embedding_dim": 64, "encoder_words": 30}
     QUICK: ClassVar[dict] = {"epochs": 1, "max_images": 16, "encoder_epochs": 1, "image_size": 75,
                              "encoder_batch_size": 8, "embedding_dim": 16, "units": 16, "beam_size": 2,
                              "encoder_words": 20, "max_output_tokens": 8}
@@ -52,6 +55,10 @@ class Config(TrainConfig):
     encoder_words: int = option(300, "Content words the encoder learns to see; rarer ones are too rare to learn.")
     encoder_learning_rate: float = option(1e-3, "Adam's step size for the encoder's training.")
     encoder_batch_size: int = option(32, "Images per encoder training step.")
+    encoder_precision: str = option(
+        "float32", "Encoder training arithmetic. mixed_bfloat16 runs convolutions faster on CPUs with AMX, "
+                   "but its loss turned NaN in our 1,500-image sample run, so float32 is the default.",
+        choices=("float32", "mixed_bfloat16"))
     vocab_size: int = option(5000, "Caption vocabulary, specials included; Flickr8k has about 8,900 words.")
     max_caption_tokens: int = option(20, "Training captions are cut here (Flickr8k averages 11 words).")
     embedding_dim: int = option(256, "Word vector size.")

@@ -10,6 +10,7 @@ from shared.config import TrainConfig, build_parser, option, parse_config, save_
 @dataclasses.dataclass(frozen=True)
 class DemoConfig(TrainConfig):
     app: ClassVar[str] = "demo"
+    SAMPLE: ClassVar[dict] = {"units": 8, "epochs": 3}
     QUICK: ClassVar[dict] = {"epochs": 1, "units": 4}
     units: int = option(64, "Units per layer.")
     cell: str = option("gru", "Cell type.", choices=("gru", "lstm"))
@@ -26,7 +27,7 @@ def test_every_shared_flag_exists_with_dashes():
 
 def test_parse_types_and_defaults():
     config = parse_config(DemoConfig, ["--units", "32", "--sample", "--limit", "7"])
-    assert (config.units, config.sample, config.limit, config.epochs) == (32, True, 7, 5)
+    assert (config.units, config.sample, config.limit, config.epochs) == (32, True, 7, 3)  # epochs: SAMPLE
     assert str(config.run_dir) == "runs/demo"
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.units = 3
@@ -35,6 +36,14 @@ def test_parse_types_and_defaults():
 def test_quick_fills_only_fields_the_user_left_alone():
     config = parse_config(DemoConfig, ["--quick", "--units", "16"])
     assert config.epochs == 1 and config.units == 16
+
+
+def test_sample_overrides_then_quick_then_what_the_user_typed():
+    assert (parse_config(DemoConfig, ["--sample"]).units, parse_config(DemoConfig, ["--sample"]).epochs) == (8, 3)
+    both = parse_config(DemoConfig, ["--sample", "--quick"])
+    assert (both.units, both.epochs) == (4, 1)
+    assert parse_config(DemoConfig, ["--sample", "--epochs", "7"]).epochs == 7
+    assert parse_config(DemoConfig, []).units == 64
 
 
 @pytest.mark.parametrize("argv, message", [

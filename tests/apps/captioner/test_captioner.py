@@ -32,6 +32,9 @@ def test_quick_offline_path(quick_run):
     for decoder in ("greedy", "beam"):
         assert set(metrics["bleu"][decoder]) == {"bleu1", "bleu2", "bleu3", "bleu4"}
     assert (tmp_path / "run" / "encoder" / "encoder.weights.h5").exists()
+    encoder_history = (tmp_path / "run" / "encoder" / "history.csv").read_text().splitlines()
+    assert len(encoder_history) == 2 and "nan" not in encoder_history[1].lower()
+    assert all(np.isfinite(row["loss"]) for row in metrics["history"]), metrics["history"]
     assert list((tmp_path / "run" / "features").glob("*.npz"))
     saved = json.loads((tmp_path / "export" / "captioner" / "1" / "assets.extra" / "metrics.json").read_text())
     assert saved["encoder_weights"] == "none"

@@ -1,0 +1,37 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from shared.clipping import make_optimizer
+from shared.config import TrainConfig
+from shared.training import fit, read_history, start_run
+
+
+def _data(x, y):
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+
+def _model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=make_optimizer(0.01), loss="mse")
+    return model
+
+
+def test_fit_records_history_and_checkpoints(tmp_path):
+    config = TrainConfig(epochs=2, output_dir=str(tmp_path / "run"))
+    start_run(config)
+    x, y = np.ones((16, 2), np.float32), np.ones((16, 1), np.float32)
+    result = fit(_model(), _data(x, y), _data(x, y), config)
+    assert [int(row["epoch"]) for row in result.history] == [0, 1] and result.epochs_this_run == 2
+    assert (tmp_path / "run" / "checkpoints" / "best.weights.h5").exists()
+    assert read_history(tmp_path / "run") == result.history
+
+
+def test_nan_loss_stops_training_with_a_clear_error(tmp_path):
+    config = TrainConfig(epochs=3, output_dir=str(tmp_path / "run"))
+    start_run(config)
+    x = np.ones((16, 2), np.float32)
+    x[3] = np.nan
+    with pytest.raises(FloatingPointError, match="NaN at step 1 of epoch 1"):
+        fit(_model(), _data(x, np.ones((16, 1), np.float32)), None, config)
