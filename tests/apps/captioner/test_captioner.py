@@ -112,3 +112,17 @@ def test_real_flickr8k_loads():
     assert [len(splits[s].images) for s in ("train", "validation", "test")] == [3, 3, 3]
     assert all(len(captions) == 5 for captions in splits["test"].captions)
     assert splits["train"].images[0][:3] == b"\xff\xd8\xff"
+
+
+def test_predict_script_local_and_rest(quick_run, tmp_path):
+    from apps.captioner import predict
+    from shared.serving import bare_tf_server
+
+    image = tmp_path / "scene.jpg"
+    image.write_bytes(data.sample_scene(np.random.default_rng(1))[0])
+    local = predict.main(["--model-dir", quick_run[1]["export_path"], str(image)])
+    with bare_tf_server(quick_run[1]["export_path"], "captioner") as url:
+        remote = predict.main(["--server", url, str(image)])
+    assert remote == local and isinstance(local["predictions"][0], str)
+    with pytest.raises(SystemExit):
+        predict.main([str(tmp_path / "missing.jpg")])

@@ -1,0 +1,84 @@
+"""Benchmark the captioner on Flickr8k: BLEU-1..4 (greedy, beam) beside the constant baseline, speeds.
+
+Usage:
+    python benchmarks/captioner.py --data-dir ../shared/data/flickr8k --inception-weights none
+    python benchmarks/captioner.py --data-dir DIR --inception-weights PATH/inception_v3_..._notop.h5
+
+Trains with the app's defaults plus any flags given (encoder training included when the weights are
+`none`), scores the 1,000 test images against their 5 references, then measures feature extraction speed
+(images/second through the float32 encoder) and the exported signature's captions/second at batch 1 and 16
+in a TensorFlow-only process. Writes benchmarks/results/captioner.json and prints the README table row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import tensorflow as tf
+
+from apps.captioner import data, prepare, train
+from shared.plots import plot_history
+from shared.serving import b64, check_saved_model
+from shared.vision import build_encoder
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "captioner" / "images" / "training_curves.png"
+
+
+def main(argv=None):
+    given = list(sys.argv[1:] if argv is None else argv)
+    run_root = pathlib.Path("runs/benchmarks/captioner")
+    argv = given + ["--output-dir", str(run_root / "run"), "--export-dir", str(run_root / "saved_models")]
+    started = time.perf_counter()
+    metrics = train.main(argv)
+    total_seconds = time.perf_counter() - started
+
+    config = train.resolve_config(train.parse_config(train.Config, argv))
+    test = (data.load_sample(config.seed)["test"] if config.sample
+            else data.load_flickr8k(config.data_dir, splits=("test",))["test"])
+    encoder = build_encoder(None, config.image_size)  # speed only: the weights do not matter
+    images = test.images[:256]
+    prepare.extract_features(encoder, images[:32], config.image_size)  # warm-up (tracing)
+    tick = time.perf_counter()
+    prepare.extract_features(encoder, images, config.image_size)
+    feature_images_per_second = len(images) / (time.perf_counter() - tick)
+
+    requests = [{"instances": [b64(test.images[0])]}, {"instances": [b64(image) for image in test.images[:16]]},
+                {"signature_name": "greedy", "instances": [b64(test.images[0])]},
+                {"signature_name": "greedy", "instances": [b64(image) for image in test.images[:16]]}]
+    report = check_saved_model(metrics["export_path"], requests, repeat=10)
+    speed = {}
+    for (decoder, batch), result in zip([("beam", 1), ("beam", 16), ("greedy", 1), ("greedy", 16)], report["results"]):
+        speed[f"{decoder}_batch_{batch}"] = {"p50_ms": result["latency_ms"]["p50"],
+                                            "captions_per_second": batch * 1000 / result["latency_ms"]["p50"]}
+    result = {
+        "app": "captioner",
+        "bleu4_test": metrics["bleu4_test"], "best_decoder": metrics["best_decoder"], "bleu": metrics["bleu"],
+        "bleu4_constant_baseline": metrics["bleu4_constant_baseline"],
+        "constant_baseline_caption": metrics["constant_baseline_caption"],
+        "encoder_weights": metrics["encoder_weights"], "test_images": metrics["test_images"],
+        "train_seconds": metrics["train_seconds"], "total_seconds": total_seconds,
+        "feature_images_per_second": feature_images_per_second,
+        "captions_per_second": speed, "examples": metrics["examples"], "history": metrics["history"],
+        "config": json.loads((run_root / "run" / "config.json").read_text()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
+        "command": " ".join(["python benchmarks/captioner.py", *given]),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "captioner.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_history(metrics["history"], ["loss", "masked_accuracy"], CURVES,
+                 title=f"Flickr8k captioner, encoder {result['encoder_weights']}: BLEU-4 {result['bleu4_test']:.3f}")
+    print("| BLEU-4 (best) | constant baseline | encoder | total time | features img/s | captions/s beam b1 / b16 |")
+    print(f"| {result['bleu4_test']:.4f} ({result['best_decoder']}) | {result['bleu4_constant_baseline']:.4f} "
+          f"| {result['encoder_weights']} | {total_seconds / 60:.1f} min | {feature_images_per_second:.1f} "
+          f"| {speed['beam_batch_1']['captions_per_second']:.1f} / {speed['beam_batch_16']['captions_per_second']:.1f} |")
+    return result
+
+
+if __name__ == "__main__":
+    main()
