@@ -12,21 +12,16 @@ in a TensorFlow-only process. Writes benchmarks/results/captioner.json and print
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import platform
 import sys
 import time
 
-import tensorflow as tf
-
 from apps.captioner import data, prepare, train
+from benchmarks.common import write_result
 from shared.plots import plot_history
 from shared.serving import b64, check_saved_model
 from shared.vision import build_encoder
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "captioner" / "images" / "training_curves.png"
 
 
@@ -57,7 +52,6 @@ def main(argv=None):
         speed[f"{decoder}_batch_{batch}"] = {"p50_ms": result["latency_ms"]["p50"],
                                             "captions_per_second": batch * 1000 / result["latency_ms"]["p50"]}
     result = {
-        "app": "captioner",
         "bleu4_test": metrics["bleu4_test"], "best_decoder": metrics["best_decoder"], "bleu": metrics["bleu"],
         "bleu4_constant_baseline": metrics["bleu4_constant_baseline"],
         "constant_baseline_caption": metrics["constant_baseline_caption"],
@@ -65,18 +59,15 @@ def main(argv=None):
         "train_seconds": metrics["train_seconds"], "total_seconds": total_seconds,
         "feature_images_per_second": feature_images_per_second,
         "captions_per_second": speed, "examples": metrics["examples"], "history": metrics["history"],
-        "config": json.loads((run_root / "run" / "config.json").read_text()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
-        "command": " ".join(["python benchmarks/captioner.py", *given]),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "captioner.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("captioner", result, run_root / "run", given)
     plot_history(metrics["history"], ["loss", "masked_accuracy"], CURVES,
                  title=f"Flickr8k captioner, encoder {result['encoder_weights']}: BLEU-4 {result['bleu4_test']:.3f}")
     print("| BLEU-4 (best) | constant baseline | encoder | total time | features img/s | captions/s beam b1 / b16 |")
     print(f"| {result['bleu4_test']:.4f} ({result['best_decoder']}) | {result['bleu4_constant_baseline']:.4f} "
           f"| {result['encoder_weights']} | {total_seconds / 60:.1f} min | {feature_images_per_second:.1f} "
-          f"| {speed['beam_batch_1']['captions_per_second']:.1f} / {speed['beam_batch_16']['captions_per_second']:.1f} |")
+          f"| {speed['beam_batch_1']['captions_per_second']:.1f} "
+          f"/ {speed['beam_batch_16']['captions_per_second']:.1f} |")
     return result
 
 

@@ -11,21 +11,17 @@ README table row.
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import platform
 import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from apps.imdb_sentiment import data, train
+from benchmarks.common import write_result
 from shared.plots import plot_history
 from shared.serving import check_saved_model
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "imdb_sentiment" / "images" / "training_curves.png"
 
 
@@ -55,7 +51,6 @@ def main(argv=None):
     # Real reviews of typical length for the latency figures (a seeded pick from the test split).
     picks = [test.texts[i] for i in np.random.default_rng(0).permutation(len(test.texts))[:64]]
     result = {
-        "app": "imdb_sentiment",
         "test_accuracy": metrics["test_accuracy"],
         "test_examples": metrics["test_examples"],
         "best_val_accuracy": metrics["best_val_accuracy"],
@@ -65,14 +60,10 @@ def main(argv=None):
         "epochs_completed": metrics["epochs_completed"],
         "serving_latency": serving_latency(metrics["export_path"], picks),
         "history": metrics["history"],
-        "config": json.loads((run_root / "run" / "config.json").read_text()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
-        "command": " ".join(["python benchmarks/imdb_sentiment.py", *given]),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "imdb_sentiment.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result("imdb_sentiment", result, run_root / "run", given)
     plot_history(metrics["history"], ["loss", "accuracy"], CURVES,
-                 title=f"IMDb, {result['config']['cell'].upper()} x{result['config']['units']}: "
+                 title=f"IMDb, {config.cell.upper()} x{config.units}: "
                        f"test accuracy {result['test_accuracy']:.4f}")
     latency = result["serving_latency"]
     print("| test accuracy | train time | examples/s | serving p50, batch 1 | serving p50, batch 64 |")

@@ -67,6 +67,8 @@ class TrainConfig:
     clipnorm: float = option(
         DEFAULT_CLIPNORM, "Clip gradients to this global norm (0 turns clipping off); see shared/clipping.py.")
     learning_rate: float = option(1e-3, "Adam's step size.")
+    check_export: bool = option(
+        True, "After exporting, call the SavedModel in a process that can import only TensorFlow.")
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):

@@ -13,6 +13,7 @@ TensorFlow, which is what TF Serving has, and fails if the export needs anything
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import json
@@ -99,6 +100,20 @@ class LocalModel:
         if status != 200:
             raise ServingError(body["error"])
         return body
+
+
+def add_client_arguments(parser: argparse.ArgumentParser, app: str) -> None:
+    """The flags every predict.py shares: where the model is (folder or server) and how to print."""
+    parser.add_argument("--model-dir", default=f"saved_models/{app}",
+                        help="a SavedModel version folder, or the model folder (its newest version is used)")
+    parser.add_argument("--server", help="TF Serving base URL, e.g. http://localhost:8501 (overrides --model-dir)")
+    parser.add_argument("--model-name", default=app, help="the model's name on the server")
+    parser.add_argument("--json", action="store_true", help="print the raw response JSON")
+
+
+def client_from_arguments(args: argparse.Namespace) -> RestClient | LocalModel:
+    """A TF Serving client when --server is given, else the local export."""
+    return RestClient(args.server, args.model_name) if args.server else LocalModel(args.model_dir)
 
 
 def _bare_tf_command(model_dir, *args) -> list[str]:

@@ -27,11 +27,11 @@ from apps.captioner.caption import CaptionWriter
 from apps.captioner.model import build_model
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
-from shared.export import export_saved_model
+from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.serving import b64, check_saved_model
+from shared.serving import b64
 from shared.text import frame_targets, make_target_vectorizer
-from shared.training import finish_run, fit, start_run
+from shared.training import fit, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -69,7 +69,6 @@ class Config(TrainConfig):
     length_penalty: float = option(1.0, "Beam ranking by log-probability / length ** penalty (0: raw sum).")
     max_output_tokens: int = option(25, "A caption stops at [end] or after this many words.")
     max_images: int | None = option(None, "Use only this many images per split (--quick sets it).")
-    check_export: bool = option(True, "After exporting, caption a JPEG in a TensorFlow-only process.")
 
     def __post_init__(self):
         super().__post_init__()
@@ -110,7 +109,7 @@ def caption_all(function, features, batch_size=64):
 
 def main(argv=None, extra_callbacks=()):
     config = resolve_config(parse_config(Config, argv, __doc__))
-    run_dir = start_run(config)
+    start_run(config)
 
     # ---------------------------------------------------------------------------------------- Data
     if config.sample:
@@ -162,20 +161,10 @@ def main(argv=None, extra_callbacks=()):
 
     # -------------------------------------------------------------------------------------- Export
     signature = [tf.TensorSpec([None], tf.string, name="image_bytes")]
-    export_path = export_saved_model(
+    return export_and_finish(
         config, {"serving_default": (writer.serve_beam, signature), "greedy": (writer.serve_greedy, signature)},
-        track=[encoder, decoder, vectorizer],
-        metrics={k: v for k, v in metrics.items() if k not in ("history", "examples")})
-    metrics["export_path"] = str(export_path)
-    if config.check_export:
-        request = {"instances": [b64(test.images[0])]}
-        report = check_saved_model(export_path, [request])
-        metrics["bare_tf_check"] = report["results"][0]["response"]
-        print("bare-TF check:", metrics["bare_tf_check"])
-    finish_run(config, metrics)
-    print(f"exported {export_path}; run folder {run_dir}")
-    return metrics
-
+        track=[encoder, decoder, vectorizer], metrics=metrics,
+        check_request={"instances": [b64(test.images[0])]})
 
 if __name__ == "__main__":
     main()

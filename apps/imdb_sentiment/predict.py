@@ -15,21 +15,17 @@ import argparse
 import json
 import sys
 
-from shared.serving import LocalModel, RestClient
+from shared.serving import add_client_arguments, client_from_arguments
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("reviews", nargs="+", help="review texts, or - to read one per line from stdin")
-    parser.add_argument("--model-dir", default="saved_models/imdb_sentiment",
-                        help="a SavedModel version folder, or the model folder (newest version is used)")
-    parser.add_argument("--server", help="TF Serving base URL, e.g. http://localhost:8501 (overrides --model-dir)")
-    parser.add_argument("--model-name", default="imdb_sentiment", help="the model's name on the server")
-    parser.add_argument("--json", action="store_true", help="print the raw response JSON")
+    add_client_arguments(parser, "imdb_sentiment")
     args = parser.parse_args(argv)
 
     reviews = sys.stdin.read().splitlines() if args.reviews == ["-"] else args.reviews
-    client = RestClient(args.server, args.model_name) if args.server else LocalModel(args.model_dir)
+    client = client_from_arguments(args)
     response = client.predict(instances=reviews)
     if args.json:
         print(json.dumps(response, indent=2, ensure_ascii=False))

@@ -25,11 +25,10 @@ from apps.imdb_sentiment import data
 from apps.imdb_sentiment.model import CELLS, build_model
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
-from shared.export import export_saved_model
+from shared.export import export_and_finish
 from shared.masking import ensure_nonempty
-from shared.serving import check_saved_model
 from shared.text import make_word_vectorizer, truncate_ids
-from shared.training import finish_run, fit, start_run
+from shared.training import fit, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -57,7 +56,6 @@ class Config(TrainConfig):
     ema_momentum: float = option(0.0, "Validate and export a moving average of the weights (0: off).")
     validation_fraction: float = option(0.1, "Share of the training split held out to pick the best epoch.")
     max_examples: int | None = option(None, "Use only this many training reviews (--quick sets it).")
-    check_export: bool = option(True, "After exporting, call it in a TensorFlow-only process (bare-TF check).")
 
     def __post_init__(self):
         super().__post_init__()
@@ -83,7 +81,7 @@ def make_serving_function(vectorizer, model, config):
 
 def main(argv=None, extra_callbacks=()):
     config = parse_config(Config, argv, __doc__)
-    run_dir = start_run(config)
+    start_run(config)
 
     # ---------------------------------------------------------------------------------------- Data
     splits = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir)
@@ -128,18 +126,10 @@ def main(argv=None, extra_callbacks=()):
 
     # -------------------------------------------------------------------------------------- Export
     serve = make_serving_function(vectorizer, model, config)
-    export_path = export_saved_model(
+    return export_and_finish(
         config, {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="text")])},
-        track=[vectorizer, model], metrics={k: v for k, v in metrics.items() if k != "history"})
-    metrics["export_path"] = str(export_path)
-    if config.check_export:
-        report = check_saved_model(export_path, [{"instances": ["A moving, beautiful film.", ""]}])
-        metrics["bare_tf_check"] = report["results"][0]["response"]
-        print("bare-TF check:", metrics["bare_tf_check"])
-    finish_run(config, metrics)
-    print(f"exported {export_path}; run folder {run_dir}")
-    return metrics
-
+        track=[vectorizer, model], metrics=metrics,
+        check_request={"instances": ["A moving, beautiful film.", ""]})
 
 if __name__ == "__main__":
     main()
