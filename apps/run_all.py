@@ -1,8 +1,9 @@
 """The suite's main job: train every app on its offline data, export, check each SavedModel, show answers.
 
 Usage:
-    python apps/run_all.py            # every app, offline data (--sample), a few minutes on 2 CPU cores
+    python apps/run_all.py            # every app, offline data (--sample)
     python apps/run_all.py --quick    # a few steps each: a smoke test
+    python apps/run_all.py --apps imdb_sentiment
 
 Each app's train.py runs as documented in its README; each export is then called in a separate process that
 can import only TensorFlow (shared/bare_tf.py), with TF Serving's REST JSON, and the answers are printed.
@@ -14,13 +15,27 @@ import argparse
 import importlib
 import time
 
-from shared.serving import check_saved_model
+from shared.serving import b64, check_saved_model
 
-# app name -> example request for its serving_default signature (TF Serving REST JSON).
-APPS = {
-    "imdb_sentiment": {"instances": ["At first the plot was dull, but in the end it was wonderful.",
-                                     "The acting was never good."]},
-}
+
+def _reviews():
+    reviews = ["At first the plot was dull, but in the end it was wonderful.", "The acting was never good."]
+    return {"instances": reviews}, reviews
+
+
+def _scenes():
+    import numpy as np
+
+    from apps.captioner.data import sample_scene
+
+    rng = np.random.default_rng(2024)
+    scenes = [sample_scene(rng) for _ in range(2)]
+    labels = [f"generated scene, truly: {captions[0]!r}" for _, captions in scenes]
+    return {"instances": [b64(jpeg) for jpeg, _ in scenes]}, labels
+
+
+# app name -> a function giving (TF Serving REST request for serving_default, what each input shows)
+APPS = {"imdb_sentiment": _reviews, "captioner": _scenes}
 
 
 def main(argv=None):
@@ -36,16 +51,16 @@ def main(argv=None):
         started = time.perf_counter()
         train = importlib.import_module(f"apps.{app}.train")
         metrics = train.main(["--sample", "--export-dir", args.export_dir] + (["--quick"] if args.quick else []))
-        report = check_saved_model(metrics["export_path"], [APPS[app]])
-        rows.append((app, metrics["export_path"], time.perf_counter() - started, APPS[app],
+        request, labels = APPS[app]()
+        report = check_saved_model(metrics["export_path"], [request])
+        rows.append((app, metrics["export_path"], time.perf_counter() - started, labels,
                      report["results"][0]["response"]))
 
     print("\n=== Sample predictions, served by a TensorFlow-only process ===")
-    for app, path, seconds, request, response in rows:
+    for app, path, seconds, labels, response in rows:
         print(f"\n{app}  ({path}, {seconds:.0f} s)")
-        inputs = request.get("instances") or request.get("inputs")
-        for given, answer in zip(inputs, response.get("predictions", [response])):
-            print(f"  {str(given)[:70]!s:72} -> {answer}")
+        for label, answer in zip(labels, response.get("predictions", [response])):
+            print(f"  {label[:70]:72} -> {answer}")
     return rows
 
 

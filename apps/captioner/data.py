@@ -108,6 +108,10 @@ def _draw(canvas: np.ndarray, shape: str, colour, centre_x: int, centre_y: int, 
     canvas[inside] = colour
 
 
+def _with_article(noun_phrase: str) -> str:
+    return ("an " if noun_phrase[0] in "aeiou" else "a ") + noun_phrase
+
+
 def sample_scene(rng: np.random.Generator, size: int = 96) -> tuple[bytes, list[str]]:
     """One JPEG of one or two shapes (left and right halves) and five exact captions for it."""
     canvas = np.full((size, size, 3), rng.integers(200, 256), np.uint8)
@@ -121,13 +125,14 @@ def sample_scene(rng: np.random.Generator, size: int = 96) -> tuple[bytes, list[
         _draw(canvas, shape, COLOURS[colour], centre_x, centre_y, int(rng.integers(size // 8, size // 5)))
         parts.append(f"{colour} {shape}")
     jpeg = tf.io.encode_jpeg(canvas, quality=90).numpy()
+    first, second = [_with_article(part) for part in parts + parts[:1]][:2]  # second unused for one shape
     if count == 1:
-        captions = [f"a {parts[0]}", f"a {parts[0]} on a plain background", f"one {parts[0]}",
-                    f"there is a {parts[0]}", f"a single {parts[0]}"]
+        captions = [first, f"{first} on a plain background", f"one {parts[0]}", f"there is {first}",
+                    f"a single {parts[0]}"]
     else:
-        captions = [f"a {parts[0]} and a {parts[1]}", f"a {parts[0]} next to a {parts[1]}",
-                    f"a {parts[0]} on the left and a {parts[1]} on the right",
-                    f"two shapes : a {parts[0]} and a {parts[1]}", f"a {parts[1]} to the right of a {parts[0]}"]
+        captions = [f"{first} and {second}", f"{first} next to {second}",
+                    f"{first} on the left and {second} on the right", f"two shapes : {first} and {second}",
+                    f"{second} to the right of {first}"]
     return jpeg, captions
 
 

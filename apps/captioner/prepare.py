@@ -82,6 +82,12 @@ def train_encoder(config, splits) -> pathlib.Path:
     keras.config.set_dtype_policy(config.encoder_precision)
     try:
         encoder = build_encoder(None, config.image_size)
+        # Keras' InceptionV3 averages batch statistics with momentum 0.99: after a few hundred steps from
+        # random weights the averages still describe the first batches, and inference (validation, the
+        # feature cache, serving) sees wrong statistics. 0.9 lets them follow the weights within a short run.
+        for layer in encoder.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = 0.9
         pixels = keras.Input((config.image_size, config.image_size, 3))
         hidden = keras.layers.Dropout(0.3)(encoder(pixels))
         present = keras.layers.Dense(len(words), activation="sigmoid", dtype="float32", name="words")(hidden)
