@@ -134,7 +134,8 @@ class CharStepper:
         generated = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None]))
         _, _, _, generated = tf.while_loop(lambda t, *_: t < steps, write_char,
                                            (tf.constant(0), states, logits, generated))
-        new_ids = tf.reshape(generated.stack(), [steps, batch])  # the reshape covers steps == 0
+        # An empty TensorArray cannot stack (its element shape is unknown): num_chars <= 0 skips it.
+        new_ids = tf.cond(steps > 0, generated.stack, lambda: tf.zeros([0, batch], tf.int32))
         chars = tf.gather(self.id_to_char, tf.transpose(new_ids))
         return tf.strings.reduce_join(chars, axis=1)
 

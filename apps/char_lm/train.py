@@ -115,6 +115,20 @@ def load_text(config: Config) -> str:
     return text[:config.max_chars] if config.max_chars else text
 
 
+def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], keras.Model]:
+    """(config, vocabulary, stateless model with the run's weights) from a run folder."""
+    import pathlib
+
+    run_dir = pathlib.Path(run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved.pop("app", None)
+    config = Config(**saved)
+    vocabulary = json.loads((run_dir / "vocabulary.json").read_text())
+    model = build_model(config, len(vocabulary) + 1)
+    model.load_weights(str(run_dir / "checkpoints" / f"{checkpoint}.weights.h5"))
+    return config, vocabulary, model
+
+
 def main(argv=None, extra_callbacks=()):
     config = parse(argv)
     run_dir = start_run(config)
