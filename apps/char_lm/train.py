@@ -92,6 +92,7 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.budget = None if minutes is None else 60 * minutes
         self.validation_seconds = 0.0
+        self.steps = 0  # training steps this process ran (for the throughput figure)
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
@@ -103,6 +104,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.validation_seconds = time.perf_counter() - self.test_started
 
     def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
         if self.budget is not None:
             spent = time.perf_counter() - self.started
             if spent + self.validation_seconds * 1.2 >= self.budget:
@@ -171,6 +173,8 @@ def main(argv=None, extra_callbacks=()):
     metrics = {
         "val_loss_nats": val_loss, "bits_per_char": val_loss / math.log(2),
         "train_seconds": result.seconds, "epochs_completed": len(history),
+        # Training characters per second of wall time (validation passes included in the time).
+        "train_chars_per_second": budget.steps * config.batch_size * config.seq_length / result.seconds,
         "train_chars": len(train_text), "validation_chars": len(validation_text), "vocab_size": vocab_size,
         "data": "sample" if config.sample else config.corpus,
         "history": history,
