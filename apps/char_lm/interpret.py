@@ -51,7 +51,7 @@ def text_features(text: str) -> dict[str, np.ndarray]:
 def unit_activations(model: keras.Model, vocabulary: list[str], text: str, layer: int = -1) -> np.ndarray:
     """[len(text), units]: the chosen recurrent layer's output after each character, from a zero state."""
     rnn = recurrent_layers(model)[layer]
-    probe = keras.Model(model.inputs, rnn.output)
+    probe = keras.Model(model.input, rnn.output)
     return probe(data.encode(text, vocabulary)[None]).numpy()[0]
 
 
@@ -147,8 +147,10 @@ def main(argv=None):
     if args.units:
         chosen = [("chosen", unit) for unit in args.units]
     else:
-        chosen = [(f"{name} (r = {best[0]['correlation']:+.2f})", best[0]["unit"])
-                  for name, best in ranking.items()]
+        chosen = []  # the best unit per feature, each unit drawn once
+        for name, best in ranking.items():
+            pick = next((b for b in best if b["unit"] not in {u for _, u in chosen}), best[0])
+            chosen.append((f"{name} (r = {pick['correlation']:+.2f})", pick["unit"]))
     out = pathlib.Path(args.out_dir or args.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "units.json").write_text(json.dumps(ranking, indent=2) + "\n")
