@@ -57,10 +57,10 @@ class Config(TrainConfig):
     layers: int = option(2, "Stacked recurrent layers.")
     units: int = option(512, "Units per recurrent layer.")
     dropout: float = option(0.2, "Dropout after each recurrent layer: 1M characters overfit fast.")
-    lr_schedule: str = option("cosine", "Learning rate: cosine decay to 5% over the run, or constant.",
+    lr_schedule: str = option("cosine", "Learning rate: cosine decay to 5 percent over the run, or constant.",
                               choices=("cosine", "constant"))
     learning_rate: float = option(2e-3, "Adam's initial step size.")
-    validation_fraction: float = option(0.1, "The last part of the text, held out for validation.")
+    validation_fraction: float = option(0.1, "The last part of the text (10 percent), held out for validation.")
     max_chars: int | None = option(None, "Use only the first this many characters (--quick sets it).")
     sample_chars: int = option(300_000, "Characters of standard-library source that --sample reads.")
     max_train_minutes: float | None = option(

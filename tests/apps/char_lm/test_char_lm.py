@@ -213,3 +213,10 @@ def test_real_corpora_load_as_documented():
     verne = data.load_corpus("mysterious_island", str(real_data("mysterious_island/1268-0.txt").parent))
     assert verne.lstrip().startswith("THE MYSTERIOUS ISLAND") and "GUTENBERG" not in verne[-5000:]
     assert 1_100_000 < len(verne) < 1_113_000
+
+
+def test_help_lists_every_flag(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.parse(["--help"])
+    assert exit_.value.code == 0
+    assert "--seq-length" in capsys.readouterr().out
