@@ -7,7 +7,8 @@ Usage:
 
 For a text, it records every hidden unit's activation after each character (the `h` output of one
 recurrent layer), correlates each unit with simple features of the text, and draws the best units:
-    inside_quotes     1 between an opening and a closing quote (" ' “ ”), else 0
+    inside_quotes     1 between an opening and a closing quote (" ' “ ”; an ' after a letter is an
+                      apostrophe), else 0
     position_in_line  characters since the last newline (line length so far)
     bracket_depth     how many ( [ { are open
 Writes <out-dir>/units.json (top units per feature, with correlations), cells.html (every character
@@ -37,7 +38,8 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     inside, position, depth = np.zeros(len(text)), np.zeros(len(text)), np.zeros(len(text))
     quote, column, level = None, 0, 0
     for i, char in enumerate(text):
-        if quote is None and char in QUOTES:
+        apostrophe = char == "'" and i > 0 and text[i - 1].isalpha()  # don't, o'er: not a quote
+        if quote is None and char in QUOTES and not apostrophe:
             quote = QUOTES[char]
         elif quote is not None and char == quote:
             quote = None

@@ -220,3 +220,18 @@ def test_help_lists_every_flag(capsys):
         train.parse(["--help"])
     assert exit_.value.code == 0
     assert "--seq-length" in capsys.readouterr().out
+
+
+def test_interpretability_features_and_unit_ranking():
+    from apps.char_lm.interpret import rank_units, text_features
+
+    text = "f(a, 'b')\nx = \"don't\"\n"
+    features = text_features(text)
+    assert list(features["bracket_depth"][:3]) == [0, 1, 1] and features["bracket_depth"][9] == 0
+    assert features["inside_quotes"][text.index("b")] == 1 and features["inside_quotes"][text.index("t\"")] == 1
+    assert features["position_in_line"][text.index("\n")] == 0 and features["position_in_line"][2] == 3
+    units = np.stack([features["bracket_depth"], np.zeros(len(text)), -features["position_in_line"]], axis=1)
+    ranking = rank_units(units, features, top=2)
+    assert ranking["bracket_depth"][0] == {"unit": 0, "correlation": pytest.approx(1.0)}
+    assert ranking["position_in_line"][0]["unit"] == 2
+    assert ranking["position_in_line"][0]["correlation"] == pytest.approx(-1.0)
