@@ -41,7 +41,8 @@ from shared.training import finish_run, fit, start_run
 class Config(TrainConfig):
     app: ClassVar[str] = "char_lm"
     # --sample: small enough that the offline run takes about a minute on 2 cores.
-    SAMPLE: ClassVar[dict] = {"epochs": 3, "units": 256, "layers": 1, "dropout": 0.0}
+    SAMPLE: ClassVar[dict] = {"epochs": 3, "units": 256, "layers": 1, "dropout": 0.0, "batch_size": 32,
+                              "seq_length": 64}
     QUICK: ClassVar[dict] = {"epochs": 1, "units": 32, "embedding_dim": 16, "layers": 1, "batch_size": 8,
                              "seq_length": 50, "max_chars": 40000, "dropout": 0.0}
 
