@@ -87,8 +87,10 @@ class CharStepper:
         # Keep each row's last `max_chars` characters.
         chars = tf.ragged.boolean_mask(chars, tf.ragged.range(lengths) >= tf.expand_dims(
             lengths - max_chars, 1))
-        ids = tf.cast(self.lookup(chars), tf.int32)
-        return ids.to_tensor(default_value=self.start_id), tf.cast(tf.minimum(lengths, max_chars), tf.int32)
+        ids = tf.cast(self.lookup(chars), tf.int32).to_tensor(default_value=self.start_id)
+        # At least one column, so a batch of empty strings still has a (start) character to read.
+        ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)
+        return ids, tf.cast(tf.minimum(lengths, max_chars), tf.int32)
 
     def sample(self, logits, temperature, top_k, seed):
         """Next ids [batch] from logits [batch, vocab]: top-k cut, temperature, or greedy."""
@@ -147,6 +149,7 @@ class CharStepper:
         """
         chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")[:, :MAX_SCORE_CHARS]
         ids = tf.cast(self.lookup(chars), tf.int32).to_tensor(default_value=self.start_id)
+        ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)  # >= 1 column (all-empty batch)
         lengths = tf.cast(chars.row_lengths(), tf.int32)
         inputs = tf.concat([tf.fill([tf.shape(ids)[0], 1], self.start_id), ids[:, :-1]], axis=1)
         logits = self.model(inputs, training=False)  # the stateless build: the whole text at once

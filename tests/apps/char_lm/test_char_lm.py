@@ -146,10 +146,14 @@ def test_bad_inputs_are_bounded_in_a_bare_tf_process(quick_run):
         {"inputs": {"prompt": ["def "], "num_chars": 10 ** 9, "temperature": -3.0}},
         {"inputs": {"prompt": ["def "], "num_chars": 20, "temperature": 1e30}},
         {"signature_name": "score", "inputs": {"text": ["", "ключ", "x" * 21000]}},
+        {"inputs": {"prompt": ["", ""], "num_chars": 5, "temperature": 1.0}},
+        {"signature_name": "score", "inputs": {"text": [""]}},
         {"inputs": {"prompt": ["def "], "num_chars": "many", "temperature": 1.0}},
     ]
     results = check_saved_model(export, requests)["results"]
-    assert [r["status"] for r in results] == [200, 200, 200, 200, 200, 200, 400]
+    assert [r["status"] for r in results] == [200] * 8 + [400]
+    assert [len(t) for t in results[6]["response"]["outputs"]] == [5, 5]  # a batch of empty prompts
+    assert results[7]["response"]["outputs"] == {"bits_per_char": [0.0], "num_chars": [0]}
     texts = results[0]["response"]["outputs"] + results.pop(1)["response"]["outputs"]
     assert len(texts) == 4 and all(len(t) == 30 for t in texts)
     assert results[1]["response"]["outputs"] == [""]
