@@ -21,6 +21,7 @@ import dataclasses
 import json
 import math
 import time
+import uuid
 from typing import ClassVar
 
 import keras
@@ -88,16 +89,33 @@ def parse(argv=None) -> Config:
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training when the next step would overrun the budget, keeping time for validation."""
+    """Stops training when the next step would overrun the budget, keeping time for validation.
 
-    def __init__(self, minutes: float | None):
+    Also keeps the run's training time across resumes: each process records its wall time in
+    `log_path` ({process id: seconds}, updated every epoch) and `total_seconds` adds them up. The budget
+    applies to each process (a resumed run gets `--max-train-minutes` afresh; pass what is left).
+    """
+
+    def __init__(self, minutes: float | None, log_path):
         super().__init__()
         self.budget = None if minutes is None else 60 * minutes
         self.validation_seconds = 0.0
         self.steps = 0  # training steps this process ran (for the throughput figure)
+        self.log_path, self.key = log_path, uuid.uuid4().hex[:12]
+
+    def record(self, seconds: float) -> None:
+        times = json.loads(self.log_path.read_text()) if self.log_path.exists() else {}
+        times[self.key] = seconds
+        self.log_path.write_text(json.dumps(times, indent=1) + "\n")
+
+    def total_seconds(self) -> float:
+        return sum(json.loads(self.log_path.read_text()).values())
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record(time.perf_counter() - self.started)
 
     def on_test_begin(self, logs=None):
         self.test_started = time.perf_counter()
@@ -136,6 +154,8 @@ def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], 
 def main(argv=None, extra_callbacks=()):
     config = parse(argv)
     run_dir = start_run(config)
+    if not (run_dir / "backup").exists():  # a fresh start: forget earlier runs' training time
+        (run_dir / "train_seconds.json").unlink(missing_ok=True)
 
     # ---------------------------------------------------------------------------------------- Data
     text = load_text(config)
@@ -163,9 +183,11 @@ def main(argv=None, extra_callbacks=()):
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
-    budget = TimeBudget(config.max_train_minutes)
+    budget = TimeBudget(config.max_train_minutes, run_dir / "train_seconds.json")
     result = fit(model, train_data, validation_data, config, monitor="val_loss", mode="min",
                  extra_callbacks=[ResetStates(), budget, *extra_callbacks])
+    budget.record(result.seconds)
+    train_seconds = budget.total_seconds()  # every process of this run (resumes included)
 
     # ------------------------------------------------------------------------------------ Evaluate
     # The best checkpoint is loaded; one more pass over the validation streams from a zero state.
@@ -174,7 +196,7 @@ def main(argv=None, extra_callbacks=()):
     history = result.history
     metrics = {
         "val_loss_nats": val_loss, "bits_per_char": val_loss / math.log(2),
-        "train_seconds": result.seconds, "epochs_completed": len(history),
+        "train_seconds": train_seconds, "epochs_completed": len(history),
         # Training characters per second of wall time (validation passes included in the time).
         "train_chars_per_second": budget.steps * config.batch_size * config.seq_length / result.seconds,
         "train_chars": len(train_text), "validation_chars": len(validation_text), "vocab_size": vocab_size,
@@ -182,7 +204,7 @@ def main(argv=None, extra_callbacks=()):
         "history": history,
     }
     print(f"validation loss {val_loss:.4f} nats/char = {metrics['bits_per_char']:.4f} bits/char; "
-          f"trained {result.seconds:.0f} s")
+          f"trained {train_seconds:.0f} s")
 
     # -------------------------------------------------------------------------------------- Export
     inference = build_model(config, vocab_size)  # stateless twin: any batch size, same weights

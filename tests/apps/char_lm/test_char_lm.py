@@ -188,6 +188,11 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
         train.main(argv, extra_callbacks=[_Interrupt()])
     metrics = train.main(argv + ["--resume"])
     assert [int(row["epoch"]) for row in metrics["history"]] == [0, 1]
+    # The run's training time adds up both processes (the interrupted one recorded its epoch).
+    times = json.loads((tmp_path / "run" / "train_seconds.json").read_text())
+    assert len(times) == 2 and metrics["train_seconds"] == pytest.approx(sum(times.values()))
+    train.main(argv)  # a fresh start forgets the earlier processes' time
+    assert len(json.loads((tmp_path / "run" / "train_seconds.json").read_text())) == 1
 
 
 # ---------------------------------------------------------------------------------------------- data
