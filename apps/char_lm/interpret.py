@@ -11,6 +11,8 @@ recurrent layer), correlates each unit with simple features of the text, and dra
                       apostrophe), else 0
     position_in_line  characters since the last newline (line length so far)
     bracket_depth     how many ( [ { are open
+    colon_line        1 on a line that ends with ":" (a speaker's name in a play, a block header in code)
+    position_in_word  letters and digits since the word began (0 outside words)
 Writes <out-dir>/units.json (top units per feature, with correlations), cells.html (every character
 coloured by the unit's activation, one block per unit) and a PNG of the same, as in Karpathy's
 "Visualizing and Understanding Recurrent Networks" (2015).
@@ -47,7 +49,16 @@ def text_features(text: str) -> dict[str, np.ndarray]:
         level = level + (char in OPEN) - (char in CLOSE)
         level = max(level, 0)
         inside[i], position[i], depth[i] = quote is not None, column, level
-    return {"inside_quotes": inside, "position_in_line": position, "bracket_depth": depth}
+    # Per line: does it end with a colon (a speaker's name in a play, a block header in Python)?
+    colon_line, start = np.zeros(len(text)), 0
+    for line in text.splitlines(keepends=True):
+        colon_line[start:start + len(line)] = line.rstrip().endswith(":")
+        start += len(line)
+    in_word = np.zeros(len(text))
+    for i, char in enumerate(text):
+        in_word[i] = in_word[i - 1] + 1 if char.isalnum() and i > 0 else float(char.isalnum())
+    return {"inside_quotes": inside, "position_in_line": position, "bracket_depth": depth,
+            "colon_line": colon_line, "position_in_word": in_word}
 
 
 def unit_activations(model: keras.Model, vocabulary: list[str], text: str, layer: int = -1) -> np.ndarray:
@@ -149,10 +160,15 @@ def main(argv=None):
     if args.units:
         chosen = [("chosen", unit) for unit in args.units]
     else:
-        chosen = []  # the best unit per feature, each unit drawn once
+        chosen = []  # the best unit per feature the model clearly tracks (|r| >= 0.2), each unit once
         for name, best in ranking.items():
+            if abs(best[0]["correlation"]) < 0.2:
+                continue
             pick = next((b for b in best if b["unit"] not in {u for _, u in chosen}), best[0])
             chosen.append((f"{name} (r = {pick['correlation']:+.2f})", pick["unit"]))
+        if not chosen:  # nothing tracked clearly: show the strongest unit anyway
+            name, best = max(ranking.items(), key=lambda item: abs(item[1][0]["correlation"]))
+            chosen = [(f"{name} (r = {best[0]['correlation']:+.2f})", best[0]["unit"])]
     out = pathlib.Path(args.out_dir or args.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "units.json").write_text(json.dumps(ranking, indent=2) + "\n")
