@@ -149,9 +149,11 @@ def test_bad_inputs_are_bounded_in_a_bare_tf_process(quick_run):
         {"inputs": {"prompt": ["", ""], "num_chars": 5, "temperature": 1.0}},
         {"signature_name": "score", "inputs": {"text": [""]}},
         {"inputs": {"prompt": ["def "], "num_chars": "many", "temperature": 1.0}},
+        {"inputs": {"prompt": ["def ", invalid_utf8], "num_chars": 3, "temperature": 1.0}},  # text and b64 mixed
     ]
     results = check_saved_model(export, requests)["results"]
-    assert [r["status"] for r in results] == [200] * 8 + [400]
+    assert [r["status"] for r in results] == [200] * 8 + [400, 200]
+    assert [len(t) for t in results[9]["response"]["outputs"]] == [3, 3]
     assert [len(t) for t in results[6]["response"]["outputs"]] == [5, 5]  # a batch of empty prompts
     assert results[7]["response"]["outputs"] == {"bits_per_char": [0.0], "num_chars": [0]}
     texts = results[0]["response"]["outputs"] + results.pop(1)["response"]["outputs"]
