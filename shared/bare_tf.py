@@ -57,7 +57,16 @@ def _decode(value):
         return base64.b64decode(value["b64"])
     if isinstance(value, list):
         return [_decode(item) for item in value]
+    if isinstance(value, dict):  # the columnar form: {"inputs": {"name": value, ...}}
+        return {key: _decode(item) for key, item in value.items()}
     return value
+
+
+def _as_bytes(value):
+    """Text and b64 items may mix in one string input (TF Serving accepts that): all become bytes."""
+    if isinstance(value, list):
+        return [_as_bytes(item) for item in value]
+    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 def _encode(array, output_name):
@@ -80,7 +89,8 @@ def _to_tensors(columns, signature):
     if unknown or missing:
         raise ValueError(f"inputs must be exactly {sorted(specs)}; unknown {sorted(unknown)}, "
                          f"missing {sorted(missing)}")
-    return {name: tf.constant(columns[name], dtype=specs[name].dtype) for name in specs}
+    return {name: tf.constant(_as_bytes(columns[name]) if specs[name].dtype == tf.string else columns[name],
+                              dtype=specs[name].dtype) for name in specs}
 
 
 def predict(loaded, request):

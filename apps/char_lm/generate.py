@@ -1,0 +1,208 @@
+"""Text generation and scoring as TensorFlow graphs: what the SavedModel serves.
+
+Generation runs entirely inside the graph, so one TF Serving request returns the whole continuation:
+
+    prompt --unicode_split--> chars --StringLookup--> ids --(tf.while_loop over the prompt)--> warm state
+    repeat num_chars times (tf.while_loop):  sample id from logits / temperature  ->  feed it back  -> logits
+
+One step (`CharStepper.step`) runs the trained layers' *cells* on one character per row: embedding ->
+cell of every recurrent layer -> dense. No Python runs per character. Sampling is reproducible: the
+random draws are stateless (`tf.random.stateless_categorical`) and seeded by (seed, step).
+
+Bounded behaviour for bad input (documented in the README):
+    num_chars    clipped to [0, MAX_NEW_CHARS]; <= 0 returns "" for every row
+    prompt       only its last MAX_PROMPT_CHARS characters are read; "" starts from a newline
+    characters   unknown to the vocabulary (and invalid UTF-8, decoded as U+FFFD) map to the OOV id 0;
+                 the model never *generates* OOV
+    temperature  <= GREEDY_BELOW means greedy (argmax); clipped to at most MAX_TEMPERATURE; NaN: greedy
+    top_k        <= 0 or >= vocabulary size: no top-k cut
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.char_lm.model import recurrent_layers
+
+MAX_NEW_CHARS = 2000       # the most characters one request may generate
+MAX_PROMPT_CHARS = 1000    # a longer prompt is cut to its end (the part the next character depends on)
+MAX_SCORE_CHARS = 20000    # `score` reads at most this many characters of each text
+GREEDY_BELOW = 1e-3        # temperatures below this are greedy decoding (the limit temperature -> 0)
+MAX_TEMPERATURE = 100.0    # beyond this, sampling is uniform to float precision anyway
+START_CHAR = "\n"          # what an empty prompt (and `score`) starts from
+_NEG = -1e9                # "impossible" logit (finite, so no inf - inf = NaN)
+
+
+class CharStepper:
+    """One-character steps of a trained model (stateless inference build), with its vocabulary.
+
+    Args:
+        model: `build_model(config, vocab_size)` with trained weights (not the stateful training build).
+        vocabulary: the characters for ids 1..V-1 (id 0 is OOV).
+    """
+
+    def __init__(self, model: keras.Model, vocabulary: list[str]):
+        self.model = model
+        self.vocabulary = list(vocabulary)
+        self.lookup = keras.layers.StringLookup(vocabulary=self.vocabulary, num_oov_indices=1,
+                                                output_mode="int", name="char_lookup")
+        self.lookup(tf.constant(["a"]))  # builds the layer (an export needs built layers)
+        self.id_to_char = tf.constant([""] + self.vocabulary)  # OOV decodes to nothing
+        self.embedding = model.get_layer("char_embedding")
+        self.cells = [layer.cell for layer in recurrent_layers(model)]
+        self.dense = model.get_layer("next_char_logits")
+        start = self.vocabulary.index(START_CHAR) + 1 if START_CHAR in self.vocabulary else 0
+        self.start_id = tf.constant(start, tf.int32)
+
+    # ------------------------------------------------------------------------------- the step
+    def zero_state(self, batch) -> list[tf.Tensor]:
+        """The flat list of recurrent state tensors (LSTM: h and c per layer; GRU/RNN: h)."""
+        states = []
+        for cell in self.cells:
+            sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+            states += [tf.zeros([batch, size]) for size in sizes]
+        return states
+
+    def step(self, ids, states):
+        """ids [batch] -> (logits [batch, vocab], new flat states)."""
+        x = self.embedding(ids, training=False)
+        new_states, offset = [], 0
+        for cell in self.cells:
+            count = len(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else 1
+            x, cell_states = cell(x, list(states[offset:offset + count]), training=False)
+            cell_states = cell_states if isinstance(cell_states, (list, tuple)) else [cell_states]
+            new_states += list(cell_states)
+            offset += count
+        return self.dense(x), new_states
+
+    # ------------------------------------------------------------------------------- helpers
+    def encode_prompts(self, prompt, max_chars):
+        """Strings [batch] -> (ids [batch, time] int32 padded with the start id, lengths [batch])."""
+        chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
+        lengths = chars.row_lengths()
+        # Keep each row's last `max_chars` characters.
+        chars = tf.ragged.boolean_mask(chars, tf.ragged.range(lengths) >= tf.expand_dims(
+            lengths - max_chars, 1))
+        ids = tf.cast(self.lookup(chars), tf.int32).to_tensor(default_value=self.start_id)
+        # At least one column, so a batch of empty strings still has a (start) character to read.
+        ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)
+        return ids, tf.cast(tf.minimum(lengths, max_chars), tf.int32)
+
+    def sample(self, logits, temperature, top_k, seed):
+        """Next ids [batch] from logits [batch, vocab]: top-k cut, temperature, or greedy."""
+        vocab = tf.shape(logits)[1]
+        logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], _NEG), logits[:, 1:]], axis=1)  # never OOV
+        greedy = tf.argmax(logits, axis=1, output_type=tf.int32)
+        k = tf.clip_by_value(top_k, 1, vocab)
+        kth_best = tf.math.top_k(logits, k=k).values[:, -1:]
+        use_top_k = tf.logical_and(top_k > 0, top_k < vocab)
+        logits = tf.where(tf.logical_and(use_top_k, logits < kth_best), _NEG, logits)
+        safe_temperature = tf.clip_by_value(temperature, GREEDY_BELOW, MAX_TEMPERATURE)
+        sampled = tf.random.stateless_categorical(logits / safe_temperature, 1, seed=seed,
+                                                  dtype=tf.int32)[:, 0]
+        # NaN compares false, so a NaN temperature is greedy too.
+        return tf.where(temperature >= GREEDY_BELOW, sampled, greedy)
+
+    # ------------------------------------------------------------------------------- signatures
+    def generate(self, prompt, num_chars, temperature, top_k, seed):
+        """Strings [batch] -> generated continuations [batch] (the prompt is not repeated)."""
+        ids, lengths = self.encode_prompts(prompt, MAX_PROMPT_CHARS)
+        lengths = tf.maximum(lengths, 1)  # "" reads the start character (the pad value) instead
+        batch = tf.shape(ids)[0]
+        vocab = len(self.vocabulary) + 1
+
+        def read_prompt(t, states, last_logits):
+            logits, new_states = self.step(ids[:, t], states)
+            active = tf.expand_dims(t < lengths, 1)  # rows whose prompt is still being read
+            states = [tf.where(active, new, old) for new, old in zip(new_states, states)]
+            return t + 1, states, tf.where(active, logits, last_logits)
+
+        _, states, logits = tf.while_loop(
+            lambda t, *_: t < tf.reduce_max(lengths), read_prompt,
+            (tf.constant(0), self.zero_state(batch), tf.zeros([batch, vocab])))
+
+        steps = tf.clip_by_value(num_chars, 0, MAX_NEW_CHARS)
+        seed = tf.cast(seed, tf.int64)
+
+        def write_char(t, states, logits, generated):
+            next_ids = self.sample(logits, temperature, top_k, tf.stack([seed, tf.cast(t, tf.int64)]))
+            logits, states = self.step(next_ids, states)
+            return t + 1, states, logits, generated.write(t, next_ids)
+
+        generated = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None]))
+        _, _, _, generated = tf.while_loop(lambda t, *_: t < steps, write_char,
+                                           (tf.constant(0), states, logits, generated))
+        # An empty TensorArray cannot stack (its element shape is unknown): num_chars <= 0 skips it.
+        new_ids = tf.cond(steps > 0, generated.stack, lambda: tf.zeros([0, batch], tf.int32))
+        chars = tf.gather(self.id_to_char, tf.transpose(new_ids))
+        return tf.strings.reduce_join(chars, axis=1)
+
+    def score(self, text):
+        """Strings [batch] -> (bits per character [batch], characters scored [batch]).
+
+        Every character is predicted from the ones before it, the first from START_CHAR. Only the first
+        MAX_SCORE_CHARS characters count. An empty text scores 0 bits over 0 characters.
+        """
+        chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")[:, :MAX_SCORE_CHARS]
+        ids = tf.cast(self.lookup(chars), tf.int32).to_tensor(default_value=self.start_id)
+        ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)  # >= 1 column (all-empty batch)
+        lengths = tf.cast(chars.row_lengths(), tf.int32)
+        inputs = tf.concat([tf.fill([tf.shape(ids)[0], 1], self.start_id), ids[:, :-1]], axis=1)
+        logits = self.model(inputs, training=False)  # the stateless build: the whole text at once
+        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids, logits=logits)
+        mask = tf.sequence_mask(lengths, tf.shape(ids)[1], dtype=nats.dtype)
+        total = tf.reduce_sum(nats * mask, axis=1)
+        counted = tf.cast(lengths, nats.dtype)
+        return tf.math.divide_no_nan(total, counted) / math.log(2.0), lengths
+
+
+def export_endpoints(stepper: CharStepper, seed: int, top_k: int) -> dict:
+    """The SavedModel's signatures: serving_default, generate (top_k and seed as inputs) and score."""
+    prompt = tf.TensorSpec([None], tf.string, name="prompt")
+    num_chars = tf.TensorSpec([], tf.int32, name="num_chars")
+    temperature = tf.TensorSpec([], tf.float32, name="temperature")
+
+    def serving_default(prompt, num_chars, temperature):
+        return {"text": stepper.generate(prompt, num_chars, temperature, tf.constant(top_k), seed)}
+
+    def generate(prompt, num_chars, temperature, top_k, seed):
+        return {"text": stepper.generate(prompt, num_chars, temperature, top_k, seed)}
+
+    def score(text):
+        bits, counted = stepper.score(text)
+        return {"bits_per_char": bits, "num_chars": counted}
+
+    return {
+        "serving_default": (serving_default, [prompt, num_chars, temperature]),
+        "generate": (generate, [prompt, num_chars, temperature, tf.TensorSpec([], tf.int32, name="top_k"),
+                                tf.TensorSpec([], tf.int64, name="seed")]),
+        "score": (score, [tf.TensorSpec([None], tf.string, name="text")]),
+    }
+
+
+def python_loop_generate(stepper: CharStepper, prompt: str, num_chars: int, temperature: float,
+                         seed: int = 0, batch: int = 1) -> list[str]:
+    """The baseline the in-graph loop is measured against: one compiled step per Python iteration.
+
+    Same weights and the same step as the export, but the loop, the sampling and the decoding run in
+    Python and NumPy, as in a classic `for i in range(n): model(...)` generator.
+    """
+    step = tf.function(stepper.step, reduce_retracing=True)
+    rng = np.random.default_rng(seed)
+    ids, _ = stepper.encode_prompts(tf.constant([prompt or START_CHAR] * batch), MAX_PROMPT_CHARS)
+    states = stepper.zero_state(batch)
+    for t in range(ids.shape[1]):
+        logits, states = step(ids[:, t], states)
+    out = []
+    for _ in range(num_chars):
+        logits = logits.numpy()[:, 1:] / max(temperature, GREEDY_BELOW)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        next_ids = np.array([rng.choice(len(p), p=p) for p in probs], np.int32) + 1
+        out.append(next_ids)
+        logits, states = step(tf.constant(next_ids), states)
+    return ["".join(stepper.vocabulary[i - 1] for i in row) for row in np.array(out).T]

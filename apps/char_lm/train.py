@@ -1,0 +1,229 @@
+"""Train the character-level language model with truncated BPTT, measure it, and export the generator.
+
+Usage:
+    python apps/char_lm/train.py --sample                                  # offline: stdlib source, ~1 min
+    python apps/char_lm/train.py --data-dir ../shared/data/tinyshakespeare # Karpathy's tinyshakespeare
+    python apps/char_lm/train.py --corpus mysterious_island --data-dir ../shared/data/mysterious_island
+    python apps/char_lm/train.py --cell gru --layers 1 --units 1024 ...    # any architecture
+    python apps/char_lm/train.py --data-dir ... --resume                   # continue an interrupted run
+    python apps/char_lm/train.py --help                                    # every flag, with its reason
+
+Writes runs/char_lm/ (config.json, vocabulary.json, metrics.json, history.csv, checkpoints/, logs/) and
+exports saved_models/char_lm/<N>/ with three signatures:
+    serving_default  prompt (string [batch]), num_chars (int32), temperature (float32) -> text (string [batch])
+    generate         the same plus top_k (int32) and seed (int64)
+    score            text (string [batch]) -> bits_per_char (float [batch]), num_chars (int32 [batch])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+import uuid
+from typing import ClassVar
+
+import keras
+import tensorflow as tf
+
+from apps.char_lm import data
+from apps.char_lm.generate import CharStepper, export_endpoints
+from apps.char_lm.model import CELLS, ResetStates, build_model, reset_states
+from shared.clipping import make_optimizer
+from shared.config import TrainConfig, build_parser, option
+from shared.export import export_saved_model
+from shared.serving import check_saved_model
+from shared.training import finish_run, fit, start_run
+
+
+# ---------------------------------------------------------------------------------------------- Config
+@dataclasses.dataclass(frozen=True)
+class Config(TrainConfig):
+    app: ClassVar[str] = "char_lm"
+    # --sample: small enough that the offline run takes about a minute on 2 cores.
+    SAMPLE: ClassVar[dict] = {"epochs": 3, "units": 256, "layers": 1, "dropout": 0.0, "batch_size": 32,
+                              "seq_length": 64}
+    QUICK: ClassVar[dict] = {"epochs": 1, "units": 32, "embedding_dim": 16, "layers": 1, "batch_size": 8,
+                             "seq_length": 50, "max_chars": 40000, "dropout": 0.0}
+
+    corpus: str = option("tinyshakespeare", "Which real text to learn (--sample overrides it).",
+                         choices=tuple(data.CORPORA))
+    epochs: int = option(24, "Passes over the text (~105 s each for the default model on 2 cores); "
+                             "with --max-train-minutes, whichever ends first.")
+    batch_size: int = option(64, "Parallel text streams: each batch row continues its own stream.")
+    seq_length: int = option(100, "TBPTT chunk: gradients flow back at most this many characters.")
+    embedding_dim: int = option(64, "Character vector size: ~65 characters need few dimensions.")
+    cell: str = option("lstm", "Recurrent cell; see benchmarks/char_lm_cells.py for the comparison.",
+                       choices=tuple(CELLS))
+    layers: int = option(2, "Stacked recurrent layers.")
+    units: int = option(512, "Units per recurrent layer.")
+    dropout: float = option(0.2, "Dropout after each recurrent layer: 1M characters overfit fast.")
+    lr_schedule: str = option("cosine", "Learning rate: cosine decay to 5 percent over the run, or constant.",
+                              choices=("cosine", "constant"))
+    learning_rate: float = option(2e-3, "Adam's initial step size.")
+    validation_fraction: float = option(0.1, "The last part of the text (10 percent), held out for validation.")
+    max_chars: int | None = option(None, "Use only the first this many characters (--quick sets it).")
+    sample_chars: int = option(300_000, "Characters of standard-library source that --sample reads.")
+    max_train_minutes: float | None = option(
+        None, "Stop training after this wall time (the last validation pass included); None: no limit.")
+    top_k: int = option(0, "Top-k cut used by serving_default (0: none; the generate signature takes its own).")
+    check_export: bool = option(True, "After exporting, call it in a TensorFlow-only process (bare-TF check).")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"--validation-fraction must be in (0, 1), got {self.validation_fraction}.")
+        if min(self.seq_length, self.units, self.layers, self.embedding_dim) < 1:
+            raise ValueError("--seq-length, --units, --layers and --embedding-dim must be at least 1.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}.")
+
+
+def parse(argv=None) -> Config:
+    """Flags -> Config; --sample and --quick fill their overrides into the fields not given."""
+    given = vars(build_parser(Config, __doc__).parse_args(argv))
+    values = dict(Config.SAMPLE) if given.get("sample") else {}
+    values.update(Config.QUICK if given.get("quick") else {})
+    return Config(**{**values, **given})
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training when the next step would overrun the budget, keeping time for validation.
+
+    Also keeps the run's training time across resumes: each process records its wall time in
+    `log_path` ({process id: seconds}, updated every epoch) and `total_seconds` adds them up. The budget
+    applies to each process (a resumed run gets `--max-train-minutes` afresh; pass what is left).
+    """
+
+    def __init__(self, minutes: float | None, log_path):
+        super().__init__()
+        self.budget = None if minutes is None else 60 * minutes
+        self.validation_seconds = 0.0
+        self.steps = 0  # training steps this process ran (for the throughput figure)
+        self.log_path, self.key = log_path, uuid.uuid4().hex[:12]
+
+    def record(self, seconds: float) -> None:
+        times = json.loads(self.log_path.read_text()) if self.log_path.exists() else {}
+        times[self.key] = seconds
+        self.log_path.write_text(json.dumps(times, indent=1) + "\n")
+
+    def total_seconds(self) -> float:
+        return sum(json.loads(self.log_path.read_text()).values())
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record(time.perf_counter() - self.started)
+
+    def on_test_begin(self, logs=None):
+        self.test_started = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        self.validation_seconds = time.perf_counter() - self.test_started
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.budget is not None:
+            spent = time.perf_counter() - self.started
+            if spent + self.validation_seconds * 1.2 >= self.budget:
+                self.model.stop_training = True
+
+
+def load_text(config: Config) -> str:
+    text = data.load_sample(config.sample_chars) if config.sample else data.load_corpus(config.corpus,
+                                                                                          config.data_dir)
+    return text[:config.max_chars] if config.max_chars else text
+
+
+def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], keras.Model]:
+    """(config, vocabulary, stateless model with the run's weights) from a run folder."""
+    import pathlib
+
+    run_dir = pathlib.Path(run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved.pop("app", None)
+    config = Config(**saved)
+    vocabulary = json.loads((run_dir / "vocabulary.json").read_text())
+    model = build_model(config, len(vocabulary) + 1)
+    model.load_weights(str(run_dir / "checkpoints" / f"{checkpoint}.weights.h5"))
+    return config, vocabulary, model
+
+
+def main(argv=None, extra_callbacks=()):
+    config = parse(argv)
+    run_dir = start_run(config)
+    if not (run_dir / "backup").exists():  # a fresh start: forget earlier runs' training time
+        (run_dir / "train_seconds.json").unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------------------------------- Data
+    text = load_text(config)
+    train_text, validation_text = data.split_text(text, config.validation_fraction)
+    vocabulary = data.build_vocabulary(train_text)  # from the training part only
+    (run_dir / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n")
+    train_ids, validation_ids = data.encode(train_text, vocabulary), data.encode(validation_text, vocabulary)
+    train_data = data.make_dataset(train_ids, config.batch_size, config.seq_length)
+    validation_data = data.make_dataset(validation_ids, config.batch_size, config.seq_length)
+    steps_per_epoch = int(train_data.cardinality())
+    vocab_size = len(vocabulary) + 1  # + OOV (id 0)
+    print(f"{len(train_text):,} training and {len(validation_text):,} validation characters, "
+          f"{vocab_size} ids; {steps_per_epoch} TBPTT steps per epoch")
+
+    # --------------------------------------------------------------------------------------- Model
+    model = build_model(config, vocab_size, batch_size=config.batch_size)  # stateful: carries state
+    learning_rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.05)
+    # Mean over positions = the summed per-step loss / (batch x time): same gradient direction.
+    model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=False)  # XLA made the recurrent loop 2x slower on CPU (measured)
+    model.summary(print_fn=lambda line, **_: print(line))
+
+    # --------------------------------------------------------------------------------------- Train
+    budget = TimeBudget(config.max_train_minutes, run_dir / "train_seconds.json")
+    result = fit(model, train_data, validation_data, config, monitor="val_loss", mode="min",
+                 extra_callbacks=[ResetStates(), budget, *extra_callbacks])
+    budget.record(result.seconds)
+    train_seconds = budget.total_seconds()  # every process of this run (resumes included)
+
+    # ------------------------------------------------------------------------------------ Evaluate
+    # The best checkpoint is loaded; one more pass over the validation streams from a zero state.
+    reset_states(model)
+    val_loss = float(model.evaluate(validation_data, verbose=0))
+    history = result.history
+    metrics = {
+        "val_loss_nats": val_loss, "bits_per_char": val_loss / math.log(2),
+        "train_seconds": train_seconds, "epochs_completed": len(history),
+        # Training characters per second of wall time (validation passes included in the time).
+        "train_chars_per_second": budget.steps * config.batch_size * config.seq_length / result.seconds,
+        "train_chars": len(train_text), "validation_chars": len(validation_text), "vocab_size": vocab_size,
+        "data": "sample" if config.sample else config.corpus,
+        "history": history,
+    }
+    print(f"validation loss {val_loss:.4f} nats/char = {metrics['bits_per_char']:.4f} bits/char; "
+          f"trained {train_seconds:.0f} s")
+
+    # -------------------------------------------------------------------------------------- Export
+    inference = build_model(config, vocab_size)  # stateless twin: any batch size, same weights
+    inference.set_weights(model.get_weights())
+    stepper = CharStepper(inference, vocabulary)
+    export_path = export_saved_model(
+        config, export_endpoints(stepper, seed=config.seed, top_k=config.top_k),
+        track=[stepper.lookup, inference], metrics={k: v for k, v in metrics.items() if k != "history"})
+    metrics["export_path"] = str(export_path)
+    if config.check_export:
+        report = check_saved_model(export_path, [
+            {"inputs": {"prompt": ["The "], "num_chars": 40, "temperature": 0.8}},
+            {"signature_name": "score", "instances": [validation_text[:200]]}])
+        metrics["bare_tf_check"] = [r["response"] for r in report["results"]]
+        print("bare-TF check:", metrics["bare_tf_check"])
+    finish_run(config, metrics)
+    print(f"exported {export_path}; run folder {run_dir}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
