@@ -34,8 +34,14 @@ def _scenes():
     return {"instances": [b64(jpeg) for jpeg, _ in scenes]}, labels
 
 
+def _prompts():
+    prompts = ["def ", "class "]
+    # Scalar inputs (num_chars, temperature) exist only in TF Serving's columnar form, "inputs".
+    return {"inputs": {"prompt": prompts, "num_chars": 120, "temperature": 0.8}}, prompts
+
+
 # app name -> a function giving (TF Serving REST request for serving_default, what each input shows)
-APPS = {"imdb_sentiment": _reviews, "captioner": _scenes}
+APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "captioner": _scenes}
 
 
 def main(argv=None):
@@ -59,7 +65,8 @@ def main(argv=None):
     print("\n=== Sample predictions, served by a TensorFlow-only process ===")
     for app, path, seconds, labels, response in rows:
         print(f"\n{app}  ({path}, {seconds:.0f} s)")
-        for label, answer in zip(labels, response.get("predictions", [response])):
+        answers = response["predictions"] if "predictions" in response else response["outputs"]
+        for label, answer in zip(labels, answers):
             print(f"  {label[:70]:72} -> {answer}")
     return rows
 

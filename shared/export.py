@@ -76,20 +76,23 @@ def export_saved_model(config: TrainConfig, endpoints: dict[str, tuple[typing.Ca
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def export_and_finish(config: TrainConfig, endpoints, track, metrics: dict, check_request: dict | None = None,
+def export_and_finish(config: TrainConfig, endpoints, track, metrics: dict,
+                      check_request: dict | list[dict] | None = None,
                       keep_out: typing.Sequence[str] = ("history", "examples")) -> dict:
     """The end of every train.py: export, prove the export in bare TensorFlow, write metrics.json.
 
     `metrics` (minus the bulky `keep_out` keys) is stored beside the graph; `check_request`, a TF Serving
-    REST request, is sent to the export in a TensorFlow-only process when `config.check_export` is set, and
-    its answer recorded as `bare_tf_check`. Returns `metrics` with `export_path` added.
+    REST request (or a list of them, e.g. one per signature), is sent to the export in a TensorFlow-only
+    process when `config.check_export` is set, and the answer (or list of answers) recorded as
+    `bare_tf_check`. Returns `metrics` with `export_path` added.
     """
     export_path = export_saved_model(config, endpoints, track,
                                      metrics={k: v for k, v in metrics.items() if k not in keep_out})
     metrics["export_path"] = str(export_path)
     if check_request is not None and config.check_export:
-        report = check_saved_model(export_path, [check_request])
-        metrics["bare_tf_check"] = report["results"][0]["response"]
+        requests = check_request if isinstance(check_request, list) else [check_request]
+        answers = [result["response"] for result in check_saved_model(export_path, requests)["results"]]
+        metrics["bare_tf_check"] = answers if isinstance(check_request, list) else answers[0]
         print("bare-TF check:", metrics["bare_tf_check"])
     finish_run(config, metrics)
     print(f"exported {export_path}; run folder {config.run_dir}")

@@ -25,16 +25,14 @@ import uuid
 from typing import ClassVar
 
 import keras
-import tensorflow as tf
 
 from apps.char_lm import data
 from apps.char_lm.generate import CharStepper, export_endpoints
 from apps.char_lm.model import CELLS, ResetStates, build_model, reset_states
 from shared.clipping import make_optimizer
-from shared.config import TrainConfig, build_parser, option
-from shared.export import export_saved_model
-from shared.serving import check_saved_model
-from shared.training import finish_run, fit, start_run
+from shared.config import TrainConfig, option, parse_config
+from shared.export import export_and_finish
+from shared.training import fit, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -68,7 +66,6 @@ class Config(TrainConfig):
     max_train_minutes: float | None = option(
         None, "Stop training after this wall time (the last validation pass included); None: no limit.")
     top_k: int = option(0, "Top-k cut used by serving_default (0: none; the generate signature takes its own).")
-    check_export: bool = option(True, "After exporting, call it in a TensorFlow-only process (bare-TF check).")
 
     def __post_init__(self):
         super().__post_init__()
@@ -78,14 +75,6 @@ class Config(TrainConfig):
             raise ValueError("--seq-length, --units, --layers and --embedding-dim must be at least 1.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}.")
-
-
-def parse(argv=None) -> Config:
-    """Flags -> Config; --sample and --quick fill their overrides into the fields not given."""
-    given = vars(build_parser(Config, __doc__).parse_args(argv))
-    values = dict(Config.SAMPLE) if given.get("sample") else {}
-    values.update(Config.QUICK if given.get("quick") else {})
-    return Config(**{**values, **given})
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -152,7 +141,7 @@ def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], 
 
 
 def main(argv=None, extra_callbacks=()):
-    config = parse(argv)
+    config = parse_config(Config, argv, __doc__)
     run_dir = start_run(config)
     if not (run_dir / "backup").exists():  # a fresh start: forget earlier runs' training time
         (run_dir / "train_seconds.json").unlink(missing_ok=True)
@@ -210,20 +199,11 @@ def main(argv=None, extra_callbacks=()):
     inference = build_model(config, vocab_size)  # stateless twin: any batch size, same weights
     inference.set_weights(model.get_weights())
     stepper = CharStepper(inference, vocabulary)
-    export_path = export_saved_model(
+    return export_and_finish(
         config, export_endpoints(stepper, seed=config.seed, top_k=config.top_k),
-        track=[stepper.lookup, inference], metrics={k: v for k, v in metrics.items() if k != "history"})
-    metrics["export_path"] = str(export_path)
-    if config.check_export:
-        report = check_saved_model(export_path, [
-            {"inputs": {"prompt": ["The "], "num_chars": 40, "temperature": 0.8}},
-            {"signature_name": "score", "instances": [validation_text[:200]]}])
-        metrics["bare_tf_check"] = [r["response"] for r in report["results"]]
-        print("bare-TF check:", metrics["bare_tf_check"])
-    finish_run(config, metrics)
-    print(f"exported {export_path}; run folder {run_dir}")
-    return metrics
-
+        track=[stepper.lookup, inference], metrics=metrics,
+        check_request=[{"inputs": {"prompt": ["The "], "num_chars": 40, "temperature": 0.8}},
+                       {"signature_name": "score", "instances": [validation_text[:200]]}])
 
 if __name__ == "__main__":
     main()

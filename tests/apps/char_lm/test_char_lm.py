@@ -228,7 +228,7 @@ def test_real_corpora_load_as_documented():
 
 def test_help_lists_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_:
-        train.parse(["--help"])
+        train.parse_config(train.Config, ["--help"])
     assert exit_.value.code == 0
     assert "--seq-length" in capsys.readouterr().out
 
