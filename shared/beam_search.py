@@ -1,0 +1,145 @@
+"""Decoding loops that run inside the graph: greedy and beam search, as `tf.while_loop`s.
+
+An autoregressive decoder (translator, captioner) produces one token per step and feeds it back. For
+TF Serving to return whole outputs in one call, that loop must be part of the exported graph. Both
+functions here take a `step_fn` and are plain TensorFlow (core ops only), so they trace into a
+SavedModel signature:
+
+    step_fn(token_ids [n], states) -> (logits [n, vocab], new states, extra [n, ...])
+
+`states` is any nest of tensors whose first axis is the row (a GRU state, an LSTM's [h, c] ...); `extra`
+is per-step information to collect (attention weights), or anything when not needed. Both loops stop
+when every row has produced `end_id` or after `max_length` steps, whichever comes first, and always
+run at least one step (so an empty batch still has well-defined shapes).
+"""
+
+from __future__ import annotations
+
+import typing
+
+import tensorflow as tf
+
+NEG_INF = -1e9  # "impossible" as a finite number: sums of impossible scores stay finite, never NaN
+
+
+def _ban(logits: tf.Tensor, banned_ids: typing.Sequence[int]) -> tf.Tensor:
+    """Logits with the `banned_ids` columns (padding, the start token) made impossible."""
+    if not banned_ids:
+        return logits
+    columns = tf.range(tf.shape(logits)[-1])
+    banned = tf.reduce_any(columns[:, None] == tf.constant(list(banned_ids), tf.int32)[None, :], axis=1)
+    return tf.where(banned, tf.cast(NEG_INF, logits.dtype), logits)
+
+
+def greedy_decode(step_fn, states, batch_size, start_id: int, end_id: int, max_length,
+                  banned_ids: typing.Sequence[int] = (), pad_id: int = 0, extra_dtype=tf.float32):
+    """The most likely next token at every step.
+
+    Returns:
+        tokens [batch, steps] int32: each row's tokens up to and including `end_id`, then `pad_id`;
+        extras [batch, steps, ...]: `step_fn`'s third output (of `extra_dtype`) at every step.
+    """
+    tokens = tf.fill([batch_size], tf.constant(start_id, tf.int32))
+    finished = tf.zeros([batch_size], tf.bool)
+    written = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None]))
+    extras = tf.TensorArray(extra_dtype, size=0, dynamic_size=True, infer_shape=False)
+
+    def keep_going(step, tokens, states, finished, written, extras):
+        return tf.logical_and(step < max_length,
+                              tf.logical_or(step == 0, tf.logical_not(tf.reduce_all(finished))))
+
+    def body(step, tokens, states, finished, written, extras):
+        logits, states, extra = step_fn(tokens, states)
+        chosen = tf.argmax(_ban(logits, banned_ids), axis=-1, output_type=tf.int32)
+        chosen = tf.where(finished, tf.constant(pad_id, tf.int32), chosen)  # ended rows only pad
+        finished = tf.logical_or(finished, chosen == end_id)
+        return step + 1, chosen, states, finished, written.write(step, chosen), extras.write(step, extra)
+
+    _, _, _, _, written, extras = tf.while_loop(
+        keep_going, body, (tf.constant(0), tokens, states, finished, written, extras))
+    tokens = tf.transpose(written.stack(), [1, 0])
+    extras = extras.stack()  # [steps, batch, ...]
+    extras = tf.transpose(extras, tf.concat([[1, 0], tf.range(2, tf.rank(extras))], axis=0))
+    return tokens, extras
+
+
+def tile_beams(tensor: tf.Tensor, beam_size: int) -> tf.Tensor:
+    """[batch, ...] -> [batch * beam_size, ...]: each row repeated for each of its beams (row-major)."""
+    return tf.repeat(tensor, beam_size, axis=0)
+
+
+def beam_search(step_fn, states, batch_size, beam_size: int, start_id: int, end_id: int, max_length,
+                banned_ids: typing.Sequence[int] = (), pad_id: int = 0, length_penalty: float = 1.0,
+                extra_template: tf.Tensor | None = None):
+    """Keep the `beam_size` most likely partial outputs per row, extend each by every token, keep the best.
+
+    `states` (and whatever `step_fn` reads, e.g. the encoder's outputs) must already be tiled to
+    [batch * beam_size, ...] with `tile_beams`. A beam that has produced `end_id` is finished: it may
+    only be extended by `pad_id` at no cost, so its score stays fixed while it competes with the others.
+    The search stops when all kept beams are finished or at `max_length`. The answer per row is the beam
+    with the best score / length ** length_penalty (1.0: mean log-probability per token; 0: raw sum,
+    which favours short outputs).
+
+    Returns:
+        tokens [batch, steps] int32 (as `greedy_decode`), scores [batch] (the chosen beams' log-probability),
+        extras [batch, steps, ...]: the chosen beam's `extra` at every step, when `extra_template` (a
+        tensor shaped like one step's `extra`, [batch * beam_size, ...]) is given; else None.
+    """
+    k = beam_size
+    rows = batch_size
+    tokens = tf.fill([rows * k], tf.constant(start_id, tf.int32))
+    # Only beam 0 is live at the start: otherwise the k identical beams would fill the beam with copies.
+    scores = tf.tile(tf.concat([[0.0], tf.fill([k - 1], NEG_INF)], axis=0)[None, :], [rows, 1])
+    finished = tf.zeros([rows, k], tf.bool)
+    lengths = tf.zeros([rows, k], tf.float32)
+    sequences = tf.zeros([rows, k, 0], tf.int32)
+    track = extra_template is not None
+    if track:
+        extra_shape = tf.shape(extra_template)[1:]
+        history = tf.zeros(tf.concat([[rows, k, 0], extra_shape], axis=0), extra_template.dtype)
+    else:
+        history = tf.zeros([rows, k, 0])
+
+    def regroup(tensor, parents):
+        """Reorder [rows * k, ...] beams so that new beam j continues old beam parents[row, j]."""
+        grouped = tf.reshape(tensor, tf.concat([[rows, k], tf.shape(tensor)[1:]], axis=0))
+        return tf.reshape(tf.gather(grouped, parents, batch_dims=1), tf.shape(tensor))
+
+    def keep_going(step, tokens, states, scores, finished, lengths, sequences, history):
+        return tf.logical_and(step < max_length,
+                              tf.logical_or(step == 0, tf.logical_not(tf.reduce_all(finished))))
+
+    def body(step, tokens, states, scores, finished, lengths, sequences, history):
+        logits, states, extra = step_fn(tokens, states)
+        log_probs = tf.nn.log_softmax(_ban(tf.cast(logits, tf.float32), banned_ids), axis=-1)
+        vocab = tf.shape(log_probs)[-1]
+        log_probs = tf.reshape(log_probs, [rows, k, vocab])
+        pad_only = tf.where(tf.range(vocab) == pad_id, 0.0, NEG_INF)
+        log_probs = tf.where(finished[:, :, None], pad_only[None, None, :], log_probs)
+        candidates = tf.reshape(scores[:, :, None] + log_probs, [rows, k * vocab])
+        scores, picks = tf.math.top_k(candidates, k=k)
+        parents, chosen = picks // vocab, picks % vocab
+        states = tf.nest.map_structure(lambda s: regroup(s, parents), states)
+        was_finished = tf.gather(finished, parents, batch_dims=1)
+        lengths = tf.gather(lengths, parents, batch_dims=1) + tf.cast(tf.logical_not(was_finished), tf.float32)
+        finished = tf.logical_or(was_finished, chosen == end_id)
+        sequences = tf.concat([tf.gather(sequences, parents, batch_dims=1), chosen[:, :, None]], axis=2)
+        if track:  # this step's extra belongs to the parent beam that produced the chosen token
+            extra = regroup(extra, parents)
+            extra = tf.reshape(extra, tf.concat([[rows, k, 1], extra_shape], axis=0))
+            history = tf.concat([tf.gather(history, parents, batch_dims=1), extra], axis=2)
+        return step + 1, tf.reshape(chosen, [-1]), states, scores, finished, lengths, sequences, history
+
+    invariants = (tf.TensorShape([]), tf.TensorShape([None]),
+                  tf.nest.map_structure(lambda s: tf.TensorShape([None]).concatenate(s.shape[1:]), states),
+                  tf.TensorShape([None, k]), tf.TensorShape([None, k]), tf.TensorShape([None, k]),
+                  tf.TensorShape([None, k, None]),
+                  tf.TensorShape([None, k, None]).concatenate(
+                      extra_template.shape[1:] if track else tf.TensorShape([])))
+    _, _, _, scores, _, lengths, sequences, history = tf.while_loop(
+        keep_going, body, (tf.constant(0), tokens, states, scores, finished, lengths, sequences, history),
+        shape_invariants=invariants)
+    normalized = scores / tf.pow(tf.maximum(lengths, 1.0), length_penalty)
+    best = tf.argmax(normalized, axis=1, output_type=tf.int32)
+    return (tf.gather(sequences, best, batch_dims=1), tf.gather(scores, best, batch_dims=1),
+            tf.gather(history, best, batch_dims=1) if track else None)
