@@ -92,10 +92,22 @@ class Translator(keras.Model):
         return logits[:, 0], states, weights[:, 0]
 
 
-def build_model(config, source_vocab_size: int, target_vocab_size: int) -> Translator:
-    """The translator described by `config`, built (its weights exist) on a dummy batch."""
-    model = Translator(source_vocab_size, target_vocab_size, embedding_dim=config.embedding_dim,
-                       units=config.units, cell=config.cell, attention=config.attention,
-                       dropout=config.dropout, embedding_dropout=config.embedding_dropout, name="translator")
+def build_model(config, source_vocab_size: int, target_vocab_size: int,
+                dtype_policy: str = "float32") -> Translator:
+    """The translator described by `config`, built (its weights exist) on a dummy batch.
+
+    `dtype_policy="mixed_bfloat16"` computes in bfloat16 with float32 weights: on CPUs with AMX or
+    AVX512-BF16 units, matrix products run ~5x faster (train.py trains this way, then copies the weights
+    into a float32 model for evaluation and export, which then runs the same everywhere).
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy)  # layers take the policy in force when they are made
+    try:
+        model = Translator(source_vocab_size, target_vocab_size, embedding_dim=config.embedding_dim,
+                           units=config.units, cell=config.cell, attention=config.attention,
+                           dropout=config.dropout, embedding_dropout=config.embedding_dropout,
+                           name="translator")
+    finally:
+        keras.config.set_dtype_policy(previous)
     model((tf.ones([1, 2], tf.int64), tf.ones([1, 2], tf.int64)))
     return model
