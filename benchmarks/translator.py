@@ -78,10 +78,11 @@ def main(argv=None):
     test_sources = data.split(pairs, config.seed)["test"].oriented(best_direction)[0]
     picks = [test_sources[i] for i in np.random.default_rng(0).permutation(len(test_sources))[:32]]
     speed = serving_speed(best["export_path"], picks)
-    sentence = picks[0]
-    source, target, weights, translation = attention_map.attention_of(best["export_path"], sentence)
-    png = attention_map.draw(source, target, weights, APP / f"attention_{args.tag}.png",
-                             title=f"{sentence} -> {translation}")
+    sentence, png = picks[0], None
+    if config.attention != "none":
+        source, target, weights, translation = attention_map.attention_of(best["export_path"], sentence)
+        png = attention_map.draw(source, target, weights, APP / f"attention_{args.tag}.png",
+                                 title=f"{sentence} -> {translation}")
 
     result = {
         "app": "translator",
@@ -99,7 +100,7 @@ def main(argv=None):
                                     for dec, by in speed.items()},
         "serving_latency": speed, "speed_measured_on": best_direction,
         "eval_translations_per_second": {d: m["eval_translations_per_second"] for d, m in runs.items()},
-        "attention_map": str(png.relative_to(APP.parents[1])), "attention_sentence": sentence,
+        "attention_map": png and str(png.relative_to(APP.parents[1])), "attention_sentence": sentence,
         "examples": {d: m["examples"] for d, m in runs.items()},
         "history": {d: m["history"] for d, m in runs.items()},
         "config": {d: json.loads((run_root / d / "config.json").read_text()) for d in runs},
