@@ -38,7 +38,8 @@ def draw(source: list[str], target: list[str], weights: np.ndarray, path: str | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(max(4.0, 1.0 + 0.45 * len(source)), max(2.5, 1.0 + 0.4 * len(target))))
+    size = (max(4.0, 1.0 + 0.45 * len(source)), max(2.5, 1.0 + 0.4 * len(target)))
+    figure, axes = plt.subplots(figsize=size)
     axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0)
     axes.set_xticks(range(len(source)), source, rotation=60, ha="right")
     axes.set_yticks(range(len(target)), target)
