@@ -13,7 +13,6 @@ import tensorflow as tf
 from apps.translator import attention_map, data, predict, train
 from apps.translator.model import build_model
 from apps.translator.translate import END, PAD, START, Decoders, frame_targets, make_vectorizers
-from shared.beam_search import beam_search, greedy_decode
 from shared.data import DataCorruptError, DataNotFoundError
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.serving import bare_tf_server, check_saved_model
@@ -115,28 +114,6 @@ def test_in_graph_greedy_equals_a_step_by_step_reference(attention, cell):
         np.testing.assert_allclose(logits.numpy()[0], forced[t], atol=1e-4)
 
 
-def _markov_step(table):
-    """A step function whose next-token log-probabilities depend only on the previous token."""
-    table = tf.math.log(tf.constant(table, tf.float32) + 1e-9)
-    return lambda tokens, states: (tf.gather(table, tokens), states, tf.zeros([tf.shape(tokens)[0], 1]))
-
-
-def test_beam_search_finds_what_greedy_misses():
-    # Tokens: 0 pad, 1 unk, 2 start, 3 end, 4 A, 5 B. Greedy takes A (0.6) but then every continuation is
-    # poor (A end: 0.6 x 0.35); B is likelier in total (B end: 0.4 x 1.0).
-    table = [[1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, .6, .4],
-             [1, 0, 0, 0, 0, 0], [0, 0, 0, .35, .33, .32], [0, 0, 0, 1, 0, 0]]
-    step = _markov_step(table)
-    greedy, _ = greedy_decode(step, [tf.zeros([2, 1])], 2, START, END, 5, banned_ids=(PAD, START))
-    beam, scores, _ = beam_search(step, [tf.zeros([4, 1])], 2, 2, START, END, 5, banned_ids=(PAD, START),
-                                  length_penalty=0.0)
-    assert greedy.numpy().tolist() == [[4, 3], [4, 3]]
-    assert beam.numpy().tolist() == [[5, 3], [5, 3]]
-    np.testing.assert_allclose(scores, np.log([0.4, 0.4]), atol=1e-4)
-    one_beam, _, _ = beam_search(step, [tf.zeros([2, 1])], 2, 1, START, END, 5, banned_ids=(PAD, START))
-    assert one_beam.numpy().tolist() == greedy.numpy().tolist()  # a beam of one is greedy
-
-
 def test_beam_of_one_equals_greedy_on_the_model():
     pairs, model, decoders = _tiny()
     decoders.config.beam_size = 1
@@ -182,6 +159,33 @@ def test_predict_locally_and_over_rest(quick_run, capsys):
         greedy = predict.main(["--server", url, "--decoder", "greedy", "Yo veo el gato."])
     assert remote == local and len(greedy["predictions"]) == 1
     assert "Yo veo el gato." in capsys.readouterr().out
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Simulates a killed job: raises after the first epoch, once its backup is written."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
+    """Slow only because it trains and exports twice; the resume machinery is shared (shared/training.py)."""
+    argv = _argv(tmp_path, "--sample", "--epochs", "2", "--no-check-export", "--max-examples", "128")
+    with pytest.raises(KeyboardInterrupt):
+        train.main(argv, extra_callbacks=[_Interrupt()])
+    assert (tmp_path / "run" / "backup").exists()
+    metrics = train.main(argv + ["--resume"])
+    assert [int(row["epoch"]) for row in metrics["history"]] == [0, 1], "an epoch was lost or repeated"
+    assert not (tmp_path / "run" / "backup").exists()
+
+
+def test_time_budget_stops_training_after_the_batch_that_crosses_it():
+    budget, unlimited = train.TimeBudget(minutes=0.0), train.TimeBudget(minutes=None)
+    for callback in (budget, unlimited):
+        callback.set_model(types.SimpleNamespace(stop_training=False))
+        callback.on_train_batch_end(0)
+    assert budget.model.stop_training and not unlimited.model.stop_training
 
 
 def test_sample_grammar_agrees_and_split_keeps_sentences_apart():
