@@ -71,6 +71,8 @@ class Config(TrainConfig):
     embedding_dropout: float = option(0.1, "Drops embedding channels per sentence.")
     beam_size: int = option(4, "Beams kept by the serving_default signature's beam search.")
     length_penalty: float = option(1.0, "Beam answers are ranked by log-probability / length ** this.")
+    halve_lr_on_plateau: bool = option(
+        True, "Halve the learning rate after an epoch whose validation loss did not improve.")
     max_examples: int | None = option(None, "Use only this many training pairs (--quick sets it).")
     eval_examples: int | None = option(None, "Score BLEU on only this many test pairs (default: all).")
     mixed_precision: bool = option(
@@ -150,9 +152,11 @@ def main(argv=None, extra_callbacks=()):
 
     # --------------------------------------------------------------------------------------- Train
     steps_per_epoch = math.ceil(len(train_ids[0]) / config.batch_size)
+    plateau = [keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=0, verbose=1)
+               ] if config.halve_lr_on_plateau else []
     result = fit(model, train_data, validation_data, config, monitor="val_loss", mode="min",
                  steps_per_epoch=steps_per_epoch,
-                 extra_callbacks=[TimeBudget(config.max_train_minutes), *extra_callbacks])
+                 extra_callbacks=[TimeBudget(config.max_train_minutes), *plateau, *extra_callbacks])
 
     # ------------------------------------------------------------------------------------ Evaluate
     if config.mixed_precision:  # the same weights in a float32 model: what is measured is what is served
