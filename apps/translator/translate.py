@@ -1,0 +1,131 @@
+"""Raw sentences in, whole translations out: vocabularies, framing, and the in-graph decoders.
+
+Everything here is TensorFlow that traces into the exported SavedModel, so one TF Serving call does all
+of it: standardize and split the source (shared.text.standardize_text), look words up, run the encoder,
+run the decoder in a `tf.while_loop` (greedy or beam search, shared/beam_search.py) until every row has
+written [end] or a length bound, then turn ids back into a sentence.
+
+Target ids: 0 = padding, 1 = [UNK], 2 = [start], 3 = [end], then words by frequency in the training
+targets. "[start]" and "[end]" can never come out of standardization (it removes brackets), so they
+cannot collide with a real word.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from shared.beam_search import beam_search, greedy_decode, tile_beams
+from shared.masking import ensure_nonempty
+from shared.text import make_word_vectorizer, standardize_text, truncate_ids
+
+PAD, UNK, START, END = 0, 1, 2, 3
+
+
+def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size: int):
+    """(source vectorizer, target vectorizer), adapted on the training sentences only."""
+    source = make_word_vectorizer(source_vocab_size, sources)
+    words = make_word_vectorizer(target_vocab_size - 2, targets).get_vocabulary()
+    target = keras.layers.TextVectorization(
+        standardize=standardize_text, split="whitespace", ragged=True, name="target_vectorizer",
+        vocabulary=[str(w) for w in words[:2]] + ["[start]", "[end]"] + [str(w) for w in words[2:]])
+    return source, target
+
+
+def frame_targets(ragged_ids: tf.RaggedTensor, max_tokens: int) -> tf.Tensor:
+    """Word ids -> `[start] w1 .. wn [end]` rows, 0-padded (n cut to `max_tokens`)."""
+    ragged_ids = ragged_ids[:, :max_tokens]
+    rows = ragged_ids.nrows()
+    starts = tf.fill([rows, 1], tf.constant(START, ragged_ids.dtype))
+    ends = tf.fill([rows, 1], tf.constant(END, ragged_ids.dtype))
+    return tf.concat([starts, ragged_ids, ends], axis=1).to_tensor(default_value=PAD)
+
+
+def join_words(words: tf.Tensor) -> tf.Tensor:
+    """Word strings [batch, steps] ("" for nothing) -> sentences: spaces between, punctuation attached.
+
+    "¿ dónde está ?" becomes "¿dónde está?". The text stays lower case, as the model sees it.
+    """
+    text = tf.strings.regex_replace(tf.strings.reduce_join(words, axis=1, separator=" "), r" +", " ")
+    text = tf.strings.regex_replace(text, r" ([.,!?;:])", r"\1")
+    return tf.strings.strip(tf.strings.regex_replace(text, r"([¿¡]) ", r"\1"))
+
+
+def normalize_reference(text: tf.Tensor) -> tf.Tensor:
+    """A reference sentence in the form the model writes (standardized, then punctuation re-attached).
+
+    BLEU compares hypotheses with references passed through this: lower case, the kept punctuation
+    attached, other symbols (quotes, dashes) dropped. Both sides go through sacrebleu's 13a tokenizer.
+    """
+    return join_words(tf.strings.split(standardize_text(text)).to_tensor(default_value=""))
+
+
+class Decoders:
+    """The serving functions: raw source strings [batch] -> translations, with the model's weights.
+
+    Bounds: a source is cut to `max_source_tokens` words; an output stops at [end] or after
+    min(max_output_tokens, 2 * source length + 10) tokens. An empty (or all-symbol) source gets "".
+    With attention, an [UNK] in the output is replaced by the source word it attended to most
+    (Luong et al., 2015): names and rare words are copied instead of lost.
+    """
+
+    def __init__(self, source_vectorizer, target_vectorizer, model, config):
+        self.source_vectorizer, self.model, self.config = source_vectorizer, model, config
+        self.vocabulary = tf.constant([str(w) for w in target_vectorizer.get_vocabulary()])
+        self.replace_unknown = config.attention != "none"
+
+    def _encode(self, text):
+        ids = truncate_ids(self.source_vectorizer(text), self.config.max_source_tokens, "head")
+        empty = tf.reduce_all(tf.equal(ids, 0), axis=1)
+        ids = ensure_nonempty(ids)  # an empty row gets one [UNK] so shapes stay valid; answered "" below
+        words = tf.strings.split(standardize_text(text))[:, :self.config.max_source_tokens]
+        words = words.to_tensor(default_value="", shape=tf.shape(ids, out_type=tf.int64))
+        memory, memory_mask, states = self.model.encode(ids)
+        bound = tf.minimum(self.config.max_output_tokens, 2 * tf.shape(ids)[1] + 10)
+        return ids, empty, words, memory, memory_mask, states, bound
+
+    def _finish(self, tokens, attention, words, empty):
+        """ids -> text, [UNK] replaced by the most attended source word, empty sources -> ""."""
+        text_tokens = tf.gather(self.vocabulary, tokens)
+        text_tokens = tf.where(tokens > END, text_tokens, "")  # [end] and padding print as nothing
+        if self.replace_unknown:
+            copied = tf.gather(words, tf.argmax(attention, axis=-1, output_type=tf.int32), batch_dims=1)
+            text_tokens = tf.where(tokens == UNK, copied, text_tokens)
+        return tf.where(empty, "", join_words(text_tokens)), text_tokens
+
+    def greedy_ids(self, text):
+        """(ids [batch, steps], attention [batch, steps, source], source words, empty rows)."""
+        ids, empty, words, memory, memory_mask, states, bound = self._encode(text)
+
+        def step(tokens, states):
+            return self.model.step(tokens, states, memory, memory_mask)
+
+        tokens, attention = greedy_decode(step, states, tf.shape(ids)[0], START, END, bound,
+                                          banned_ids=(PAD, START))
+        return tokens, attention, words, empty
+
+    def greedy(self, text):
+        tokens, attention, words, empty = self.greedy_ids(text)
+        return {"translation": self._finish(tokens, attention, words, empty)[0]}
+
+    def with_attention(self, text):
+        """Greedy translation plus what the attention map needs: both token lists and the weights."""
+        tokens, attention, words, empty = self.greedy_ids(text)
+        translation, target_words = self._finish(tokens, attention, words, empty)
+        return {"translation": translation, "source_tokens": words, "target_tokens": target_words,
+                "attention": attention}
+
+    def beam(self, text):
+        ids, empty, words, memory, memory_mask, states, bound = self._encode(text)
+        k = self.config.beam_size
+        memory, memory_mask = tile_beams(memory, k), tile_beams(memory_mask, k)
+        states = [tile_beams(s, k) for s in states]
+
+        def step(tokens, states):
+            return self.model.step(tokens, states, memory, memory_mask)
+
+        tokens, _, attention = beam_search(
+            step, states, tf.shape(ids)[0], k, START, END, bound, banned_ids=(PAD, START),
+            length_penalty=self.config.length_penalty,
+            extra_template=tf.zeros(tf.shape(memory)[:2], memory.dtype))
+        return {"translation": self._finish(tokens, attention, words, empty)[0]}

@@ -1,0 +1,125 @@
+"""Benchmark the translator on the real corpus: BLEU per direction and decoder, training time, speed.
+
+Usage:
+    python benchmarks/translator.py --data-dir ../shared/data/spa_eng --directions es-en en-es \
+        --minutes 25 15 [any train.py flag ...]
+
+Trains one model per direction with the app's default config (plus any flags given), each under its own
+time budget (`--max-train-minutes`), and scores corpus BLEU (sacrebleu, 13a tokenizer) on the held-out
+test split with greedy and beam decoding, through the same in-graph decoders the export serves. Then times
+the exported signatures in a TensorFlow-only process: translations per second at batch 1 and batch 32,
+greedy vs beam. Draws the attention map of one test sentence (apps/translator/attention.png). Writes
+benchmarks/results/translator.json and prints the README table rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from apps.translator import attention_map, data, train
+from shared.serving import check_saved_model
+
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+APP = pathlib.Path(__file__).resolve().parents[1] / "apps" / "translator"
+
+
+def serving_speed(export_path: str, texts: list[str], repeat: int = 20) -> dict:
+    """Translations per second (from the median latency) at batch 1 and 32, greedy and beam."""
+    requests, keys = [], []
+    for decoder, signature in (("greedy", "greedy"), ("beam", "serving_default")):
+        for batch in (1, 32):
+            requests.append({"instances": texts[:batch], "signature_name": signature})
+            keys.append((decoder, batch))
+    report = check_saved_model(export_path, requests, repeat=repeat)
+    speed = {}
+    for (decoder, batch), result in zip(keys, report["results"]):
+        stats = result["latency_ms"]
+        speed.setdefault(decoder, {})[f"batch_{batch}"] = {
+            "p50_ms": stats["p50"], "p90_ms": stats["p90"], "translations_per_second": batch * 1000 / stats["p50"]}
+    return speed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--directions", nargs="+", default=["es-en", "en-es"], choices=data.DIRECTIONS)
+    parser.add_argument("--minutes", nargs="+", type=float, default=[25.0, 15.0],
+                        help="training time budget per direction, in the order of --directions")
+    parser.add_argument("--tag", default="translator", help="results file name: results/<tag>.json")
+    args, train_flags = parser.parse_known_args(argv)
+    if len(args.minutes) != len(args.directions):
+        parser.error("give one --minutes value per direction")
+
+    run_root = pathlib.Path("runs/benchmarks") / args.tag
+    runs = {}
+    for direction, minutes in zip(args.directions, args.minutes):
+        argv = train_flags + ["--direction", direction, "--max-train-minutes", str(minutes),
+                              "--output-dir", str(run_root / direction),
+                              "--export-dir", str(run_root / "saved_models" / direction)]
+        started = time.perf_counter()
+        metrics = train.main(argv)
+        metrics["total_seconds"] = time.perf_counter() - started
+        metrics["command_flags"] = argv
+        runs[direction] = metrics
+
+    # The best direction and decoder is the headline; its export is timed and its attention drawn.
+    scores = {(d, decoder): m[f"bleu_{decoder}"] for d, m in runs.items() for decoder in ("greedy", "beam")}
+    best_direction, best_decoder = max(scores, key=scores.get)
+    best = runs[best_direction]
+    config = train.parse_config(train.Config, best["command_flags"])
+    pairs = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir)
+    test_sources = data.split(pairs, config.seed)["test"].oriented(best_direction)[0]
+    picks = [test_sources[i] for i in np.random.default_rng(0).permutation(len(test_sources))[:32]]
+    speed = serving_speed(best["export_path"], picks)
+    sentence, png = picks[0], None
+    if config.attention != "none":
+        source, target, weights, translation = attention_map.attention_of(best["export_path"], sentence)
+        png = attention_map.draw(source, target, weights, APP / f"attention_{args.tag}.png",
+                                 title=f"{sentence} -> {translation}")
+
+    result = {
+        "app": "translator",
+        "bleu_test": scores[(best_direction, best_decoder)],
+        "bleu_test_direction": best_direction, "bleu_test_decoder": best_decoder,
+        "bleu": {d: {"greedy": m["bleu_greedy"], "beam": m["bleu_beam"], "beam_size": config.beam_size}
+                 for d, m in runs.items()},
+        "token_accuracy": {d: m["test_accuracy"] for d, m in runs.items()},
+        "test_pairs": {d: m["test_pairs"] for d, m in runs.items()},
+        "train_seconds": sum(m["train_seconds"] for m in runs.values()),
+        "train_seconds_per_direction": {d: m["train_seconds"] for d, m in runs.items()},
+        "epochs_completed": {d: m["epochs_completed"] for d, m in runs.items()},
+        "pairs_per_second": {d: m["pairs_per_second"] for d, m in runs.items()},
+        "translations_per_second": {dec: {b: v["translations_per_second"] for b, v in by.items()}
+                                    for dec, by in speed.items()},
+        "serving_latency": speed, "speed_measured_on": best_direction,
+        "eval_translations_per_second": {d: m["eval_translations_per_second"] for d, m in runs.items()},
+        "attention_map": png and str(png.relative_to(APP.parents[1])), "attention_sentence": sentence,
+        "examples": {d: m["examples"] for d, m in runs.items()},
+        "history": {d: m["history"] for d, m in runs.items()},
+        "config": {d: json.loads((run_root / d / "config.json").read_text()) for d in runs},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
+        "command": "python benchmarks/translator.py " + " ".join(
+            ["--directions", *args.directions, "--minutes", *map(str, args.minutes), "--tag", args.tag,
+             *train_flags]),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.tag}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print("| direction | BLEU greedy | BLEU beam | token accuracy | train time | epochs |")
+    for d, m in runs.items():
+        print(f"| {d} | {m['bleu_greedy']:.1f} | {m['bleu_beam']:.1f} | {m['test_accuracy']:.3f} "
+              f"| {m['train_seconds'] / 60:.1f} min | {m['epochs_completed']} |")
+    print("| decoder | batch 1 (translations/s) | batch 32 (translations/s) |")
+    for decoder, by in result["translations_per_second"].items():
+        print(f"| {decoder} | {by['batch_1']:.1f} | {by['batch_32']:.1f} |")
+    return result
+
+
+if __name__ == "__main__":
+    main()
