@@ -40,8 +40,13 @@ def _prompts():
     return {"inputs": {"prompt": prompts, "num_chars": 120, "temperature": 0.8}}, prompts
 
 
+def _sentences():
+    sentences = ["I see two red cats.", "She does not want the big house."]  # the sample grammar's words
+    return {"instances": sentences}, sentences
+
+
 # app name -> a function giving (TF Serving REST request for serving_default, what each input shows)
-APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "captioner": _scenes}
+APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "translator": _sentences, "captioner": _scenes}
 
 
 def main(argv=None):

@@ -28,14 +28,13 @@ import tensorflow as tf
 
 from apps.translator import data
 from apps.translator.model import ATTENTION, CELLS, build_model
-from apps.translator.translate import Decoders, frame_targets, make_vectorizers, normalize_reference
+from apps.translator.translate import Decoders, make_vectorizers
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
-from shared.export import export_saved_model
+from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.serving import check_saved_model
-from shared.text import truncate_ids
-from shared.training import finish_run, fit, start_run
+from shared.text import frame_targets, normalize_reference, truncate_ids
+from shared.training import fit, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -77,7 +76,6 @@ class Config(TrainConfig):
     eval_examples: int | None = option(None, "Score BLEU on only this many test pairs (default: all).")
     mixed_precision: bool = option(
         True, "Train with bfloat16 matrix products (fast on AMX/AVX512-BF16 CPUs); export in float32.")
-    check_export: bool = option(True, "After exporting, call it in a TensorFlow-only process (bare-TF check).")
 
     def __post_init__(self):
         super().__post_init__()
@@ -111,7 +109,7 @@ def translate_all(function, texts: list[str], batch_size: int = 128) -> tuple[li
 
 def main(argv=None, extra_callbacks=()):
     config = parse_config(Config, argv, __doc__.split("\n")[0])
-    run_dir = start_run(config)
+    start_run(config)
 
     # ---------------------------------------------------------------------------------------- Data
     pairs = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir)
@@ -193,17 +191,8 @@ def main(argv=None, extra_callbacks=()):
     # -------------------------------------------------------------------------------------- Export
     endpoints = {"serving_default": (decoders.beam, spec), "greedy": (decoders.greedy, spec),
                  "attention": (decoders.with_attention, spec)}
-    export_path = export_saved_model(config, endpoints, track=[source_vectorizer, model],
-                                     metrics={k: v for k, v in metrics.items() if k != "history"})
-    metrics["export_path"] = str(export_path)
-    if config.check_export:
-        report = check_saved_model(export_path, [{"instances": [test_src[0], ""]}])
-        metrics["bare_tf_check"] = report["results"][0]["response"]
-        print("bare-TF check:", metrics["bare_tf_check"])
-    finish_run(config, metrics)
-    print(f"exported {export_path}; run folder {run_dir}")
-    return metrics
-
+    return export_and_finish(config, endpoints, track=[source_vectorizer, model], metrics=metrics,
+                             check_request={"instances": [test_src[0], ""]})
 
 if __name__ == "__main__":
     main()

@@ -12,52 +12,27 @@ cannot collide with a real word.
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from shared.beam_search import beam_search, greedy_decode, tile_beams
 from shared.masking import ensure_nonempty
-from shared.text import make_word_vectorizer, standardize_text, truncate_ids
-
-PAD, UNK, START, END = 0, 1, 2, 3
+from shared.text import (
+    END,
+    PAD,
+    START,
+    UNK,
+    join_words,
+    make_target_vectorizer,
+    make_word_vectorizer,
+    standardize_text,
+    truncate_ids,
+)
 
 
 def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size: int):
     """(source vectorizer, target vectorizer), adapted on the training sentences only."""
-    source = make_word_vectorizer(source_vocab_size, sources)
-    words = make_word_vectorizer(target_vocab_size - 2, targets).get_vocabulary()
-    target = keras.layers.TextVectorization(
-        standardize=standardize_text, split="whitespace", ragged=True, name="target_vectorizer",
-        vocabulary=[str(w) for w in words[:2]] + ["[start]", "[end]"] + [str(w) for w in words[2:]])
-    return source, target
-
-
-def frame_targets(ragged_ids: tf.RaggedTensor, max_tokens: int) -> tf.Tensor:
-    """Word ids -> `[start] w1 .. wn [end]` rows, 0-padded (n cut to `max_tokens`)."""
-    ragged_ids = ragged_ids[:, :max_tokens]
-    rows = ragged_ids.nrows()
-    starts = tf.fill([rows, 1], tf.constant(START, ragged_ids.dtype))
-    ends = tf.fill([rows, 1], tf.constant(END, ragged_ids.dtype))
-    return tf.concat([starts, ragged_ids, ends], axis=1).to_tensor(default_value=PAD)
-
-
-def join_words(words: tf.Tensor) -> tf.Tensor:
-    """Word strings [batch, steps] ("" for nothing) -> sentences: spaces between, punctuation attached.
-
-    "¿ dónde está ?" becomes "¿dónde está?". The text stays lower case, as the model sees it.
-    """
-    text = tf.strings.regex_replace(tf.strings.reduce_join(words, axis=1, separator=" "), r" +", " ")
-    text = tf.strings.regex_replace(text, r" ([.,!?;:])", r"\1")
-    return tf.strings.strip(tf.strings.regex_replace(text, r"([¿¡]) ", r"\1"))
-
-
-def normalize_reference(text: tf.Tensor) -> tf.Tensor:
-    """A reference sentence in the form the model writes (standardized, then punctuation re-attached).
-
-    BLEU compares hypotheses with references passed through this: lower case, the kept punctuation
-    attached, other symbols (quotes, dashes) dropped. Both sides go through sacrebleu's 13a tokenizer.
-    """
-    return join_words(tf.strings.split(standardize_text(text)).to_tensor(default_value=""))
+    return (make_word_vectorizer(source_vocab_size, sources),
+            make_target_vectorizer(target_vocab_size, targets))
 
 
 class Decoders:

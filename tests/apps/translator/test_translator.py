@@ -12,10 +12,11 @@ import tensorflow as tf
 
 from apps.translator import attention_map, data, predict, train
 from apps.translator.model import build_model
-from apps.translator.translate import END, PAD, START, Decoders, frame_targets, make_vectorizers
+from apps.translator.translate import END, PAD, START, Decoders, make_vectorizers
 from shared.data import DataCorruptError, DataNotFoundError
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.serving import bare_tf_server, check_saved_model
+from shared.text import frame_targets
 from tests.conftest import real_data
 
 
