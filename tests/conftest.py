@@ -18,3 +18,8 @@ def real_data(relative: str) -> pathlib.Path:
     if not path.exists():
         pytest.skip(f"real data not present: {path}")
     return path
+
+
+def quick_argv(tmp_path, *extra):
+    """train.py flags for a quick run whose outputs and exports stay inside `tmp_path`."""
+    return ["--quick", "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export"), *extra]

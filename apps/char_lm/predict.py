@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from shared.serving import LocalModel, RestClient
+from shared.serving import add_client_arguments, client_from_arguments
 
 
 def build_request(args) -> dict:
@@ -37,14 +37,10 @@ def main(argv=None):
     parser.add_argument("--top-k", type=int, help="sample only from the k likeliest characters")
     parser.add_argument("--seed", type=int, help="random seed (same seed and request: same text)")
     parser.add_argument("--score", action="store_true", help="report bits per character instead")
-    parser.add_argument("--model-dir", default="saved_models/char_lm",
-                        help="a SavedModel version folder, or the model folder (newest version is used)")
-    parser.add_argument("--server", help="TF Serving base URL, e.g. http://localhost:8501 (overrides --model-dir)")
-    parser.add_argument("--model-name", default="char_lm", help="the model's name on the server")
-    parser.add_argument("--json", action="store_true", help="print the raw response JSON")
+    add_client_arguments(parser, "char_lm")
     args = parser.parse_args(argv)
 
-    client = RestClient(args.server, args.model_name) if args.server else LocalModel(args.model_dir)
+    client = client_from_arguments(args)
     request = build_request(args)
     response = client.predict(inputs=request["inputs"], signature_name=request.get("signature_name"))
     if args.json:

@@ -18,23 +18,19 @@ import argparse
 import json
 import sys
 
-from shared.serving import LocalModel, RestClient
+from shared.serving import add_client_arguments, client_from_arguments
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sentences", nargs="+", help="source sentences, or - to read one per line from stdin")
-    parser.add_argument("--model-dir", default="saved_models/translator",
-                        help="a SavedModel version folder, or the model folder (newest version is used)")
-    parser.add_argument("--server", help="TF Serving base URL, e.g. http://localhost:8501 (overrides --model-dir)")
-    parser.add_argument("--model-name", default="translator", help="the model's name on the server")
+    add_client_arguments(parser, "translator")
     parser.add_argument("--decoder", choices=("beam", "greedy"), default="beam",
                         help="beam: serving_default (beam search); greedy: the greedy signature")
-    parser.add_argument("--json", action="store_true", help="print the raw response JSON")
     args = parser.parse_args(argv)
 
     sentences = sys.stdin.read().splitlines() if args.sentences == ["-"] else args.sentences
-    client = RestClient(args.server, args.model_name) if args.server else LocalModel(args.model_dir)
+    client = client_from_arguments(args)
     response = client.predict(instances=sentences,
                               signature_name="greedy" if args.decoder == "greedy" else None)
     if args.json:

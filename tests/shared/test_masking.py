@@ -3,8 +3,13 @@ import numpy as np
 import pytest
 
 from shared.embeddings import TokenEmbedding
-from shared.masking import (MaskedGlobalPooling, MaskedSparseCategoricalAccuracy, ensure_nonempty,
-                            lengths_to_mask, masked_sparse_crossentropy)
+from shared.masking import (
+    MaskedGlobalPooling,
+    MaskedSparseCategoricalAccuracy,
+    ensure_nonempty,
+    lengths_to_mask,
+    masked_sparse_crossentropy,
+)
 
 
 def test_lengths_to_mask():

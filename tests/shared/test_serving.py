@@ -7,8 +7,7 @@ import tensorflow as tf
 
 from shared.config import TrainConfig
 from shared.export import export_saved_model
-from shared.serving import (LocalModel, RestClient, ServingError, b64, bare_tf_server, check_saved_model,
-                            latest_version)
+from shared.serving import LocalModel, RestClient, ServingError, b64, bare_tf_server, check_saved_model, latest_version
 
 
 @pytest.fixture(scope="module")

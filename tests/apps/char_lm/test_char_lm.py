@@ -13,12 +13,8 @@ from apps.char_lm import data, generate, predict, train
 from apps.char_lm.model import build_model, reset_states
 from shared.data import DataCorruptError, DataNotFoundError
 from shared.serving import bare_tf_server, check_saved_model
+from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
-
-
-def _argv(tmp_path, *extra):
-    return ["--quick", "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export"),
-            *extra]
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,8 @@ from shared.data import DataCorruptError, DataNotFoundError
 from shared.export import export_saved_model
 from shared.serving import bare_tf_server, check_saved_model
 from shared.text import make_word_vectorizer, truncate_ids
+from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
-
-
-def _argv(tmp_path, *extra):
-    return ["--quick", "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export"),
-            *extra]
 
 
 @pytest.fixture(scope="module")
