@@ -21,26 +21,31 @@ CHUNK = 32
 
 
 def check_frames(frames: tf.Tensor) -> tf.Tensor:
-    """`frames` with static shape [None, None, None, 3], or an InvalidArgumentError naming the bound."""
-    rank = tf.debugging.assert_rank(
-        frames, 4, message="frames must be uint8 [time, height, width, 3]: one video per request")
-    with tf.control_dependencies([rank]):
-        shape = tf.shape(frames, out_type=tf.int64)
-    checks = [
-        tf.debugging.assert_equal(shape[3], tf.constant(3, tf.int64),
-                                  message="frames must have 3 color channels (RGB) on the last axis"),
-        tf.debugging.assert_greater(shape[0], tf.constant(0, tf.int64), message="the video has zero frames"),
-        tf.debugging.assert_less_equal(shape[0], tf.constant(MAX_FRAMES, tf.int64),
-                                       message=f"the video has more than {MAX_FRAMES} frames"),
-        tf.debugging.assert_greater_equal(tf.reduce_min(shape[1:3]), tf.constant(MIN_SIDE, tf.int64),
-                                          message=f"frame height and width must be at least {MIN_SIDE}"),
-        tf.debugging.assert_less_equal(tf.reduce_max(shape[1:3]), tf.constant(MAX_SIDE, tf.int64),
-                                       message=f"frame height and width must be at most {MAX_SIDE}"),
-        tf.debugging.assert_less_equal(shape[0] * shape[1] * shape[2], tf.constant(MAX_PIXELS, tf.int64),
-                                       message=f"the video has more than {MAX_PIXELS} pixels in all"),
+    """`frames` with static shape [None, None, None, 3], or an InvalidArgumentError naming the bound.
+
+    One assertion carries the message of the first bound broken (rank first), so a request breaking
+    several bounds is told about the most basic one.
+    """
+    # Four dimensions whatever the rank (missing ones read as 0), so computing a check never fails.
+    shape = tf.concat([tf.shape(frames, out_type=tf.int64), tf.zeros([4], tf.int64)], axis=0)[:4]
+    side_min, side_max = tf.reduce_min(shape[1:3]), tf.reduce_max(shape[1:3])
+    problems = [
+        (tf.not_equal(tf.rank(frames), 4), "frames must be uint8 [time, height, width, 3]: one video per request"),
+        (tf.not_equal(shape[3], 3), "frames must have 3 color channels (RGB) on the last axis"),
+        (tf.equal(shape[0], 0), "the video has zero frames"),
+        (shape[0] > MAX_FRAMES, f"the video has more than {MAX_FRAMES} frames"),
+        (side_min < MIN_SIDE, f"frame height and width must be at least {MIN_SIDE}"),
+        (side_max > MAX_SIDE, f"frame height and width must be at most {MAX_SIDE}"),
+        (shape[0] * shape[1] * shape[2] > MAX_PIXELS, f"the video has more than {MAX_PIXELS} pixels in all"),
     ]
-    with tf.control_dependencies(checks):
-        return tf.ensure_shape(tf.identity(frames), [None, None, None, 3])
+    broken = tf.stack([condition for condition, _ in problems])
+    first = tf.argmax(tf.cast(broken, tf.int32))
+    message = tf.gather(tf.constant([text for _, text in problems]), first)
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(broken)), [message])
+    with tf.control_dependencies([check]):
+        # A reshape, not tf.ensure_shape: Grappler took ensure_shape's [.., 3] as a promise about the input
+        # and folded tf.rank(frames) above to 4, so a 3-D request escaped the rank check.
+        return tf.reshape(frames, [shape[0], shape[1], shape[2], 3])
 
 
 def make_serving_function(frame_encoder, tagger, class_names: list[str], image_size: int):

@@ -41,7 +41,7 @@ class Config(TrainConfig):
     app: ClassVar[str] = "video_tagger"
     # The generated tags are motion: a small CNN that keeps positions, trained end to end (see model.py).
     SAMPLE: ClassVar[dict] = {"encoder": "small_cnn", "image_size": 32}
-    QUICK: ClassVar[dict] = {"epochs": 1, "sample_videos": 48, "max_videos": 48, "batch_size": 8,
+    QUICK: ClassVar[dict] = {"epochs": 1, "sample_videos": 16, "max_videos": 16, "batch_size": 8,
                              "units": 8, "feature_dim": 16, "cnn_width": 4, "clip_frames": 6}
 
     epochs: int = option(20, "Passes over the training videos; the best by validation accuracy is kept.")
