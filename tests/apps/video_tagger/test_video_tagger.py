@@ -48,13 +48,17 @@ def test_bad_shapes_are_refused_clearly(quick_run):
     cases = [(np.zeros((32, 32, 3), np.uint8), "one video per request"),
              (np.zeros((1, 2, 32, 32, 3), np.uint8), "one video per request"),
              (np.zeros((2, 32, 32, 4), np.uint8), "3 color channels"),
-             (np.zeros((0, 32, 32, 3), np.uint8), "zero frames"),
+             (np.zeros((0, 32, 32, 3), np.uint8), "one video per request"),  # JSON [] has no inner shape
              (np.zeros((2, 8, 32, 3), np.uint8), "at least 16"),
              (np.zeros((1, 1100, 16, 3), np.uint8), "at most 1024"),
              (np.zeros((2001, 16, 16, 3), np.uint8), "more than 2000 frames")]
     for frames, message in cases:
         with pytest.raises(ServingError, match=message):
             local.predict(inputs={"frames": frames.tolist()})
+    # Zero frames that keep their shape (a gRPC TensorProto can say [0, 32, 32, 3]; JSON cannot).
+    serve = tf.saved_model.load(quick_run[1]["export_path"]).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="zero frames"):
+        serve(frames=tf.zeros((0, 32, 32, 3), tf.uint8))
     # The same refusal from the TensorFlow-only process that stands in for TF Serving.
     report = check_saved_model(quick_run[1]["export_path"], [{"inputs": {"frames": [[[0, 0, 0]]]}}])
     assert report["results"][0]["status"] == 400
