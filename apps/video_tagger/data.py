@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from shared.vision import preprocess_pixels  # noqa: F401  (also used by train.py)
+from shared.vision import preprocess_pixels
 
 DIRECTIONS = ("left", "right", "up", "down")
 _STEP = {1: (0, -1), 2: (0, 1), 3: (-1, 0), 4: (1, 0)}  # class -> (dy, dx) per unit of speed
@@ -54,7 +54,7 @@ def segment_labels(length: int, rng, min_segment: int, max_segment: int, classes
     return np.asarray(labels[:length], np.int32)
 
 
-def moving_square_video(labels: np.ndarray, rng, size: int = 32, square: int = 5, speed: float = 3.0,
+def moving_square_video(labels: np.ndarray, rng, size: int = 32, square: int = 6, speed: float = 4.0,
                         noise: int = 40) -> np.ndarray:
     """uint8 frames [len(labels), size, size, 3]: frame t shows the square moved one step in labels[t]."""
     position = rng.uniform(0, size, 2)

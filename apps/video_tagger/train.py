@@ -30,6 +30,7 @@ from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.training import fit, start_run
+from shared.vision import preprocess_pixels
 
 
 CHECK_FRAMES = 6  # frames of a test video sent to the export in the bare-TF check
@@ -40,8 +41,11 @@ CHECK_FRAMES = 6  # frames of a test video sent to the export in the bare-TF che
 class Config(TrainConfig):
     app: ClassVar[str] = "video_tagger"
     # The generated tags are motion: a small CNN that keeps positions, trained end to end (see model.py).
-    SAMPLE: ClassVar[dict] = {"encoder": "small_cnn", "image_size": 32}
-    QUICK: ClassVar[dict] = {"epochs": 1, "sample_videos": 16, "max_videos": 16, "batch_size": 8,
+    # Small batches and a larger step: in a 75 s trial (256 videos) the GRU found the motion after ~100
+    # steps and reached 0.99 validation frame accuracy after ~290.
+    SAMPLE: ClassVar[dict] = {"encoder": "small_cnn", "image_size": 32, "batch_size": 8,
+                              "learning_rate": 3e-3, "layers": 1, "epochs": 10}
+    QUICK: ClassVar[dict] = {"epochs": 1, "sample_videos": 16, "max_videos": 16, "batch_size": 8, "layers": 1,
                              "units": 8, "feature_dim": 16, "cnn_width": 4, "clip_frames": 6}
 
     epochs: int = option(20, "Passes over the training videos; the best by validation accuracy is kept.")
@@ -61,7 +65,7 @@ class Config(TrainConfig):
     units: int = option(64, "Recurrent units per direction (hidden units of the baseline).")
     layers: int = option(2, "Stacked recurrent layers.")
     dropout: float = option(0.1, "Dropout on the features and before the softmax.")
-    sample_videos: int = option(1500, "Generated training videos (--sample); a quarter as many for test.")
+    sample_videos: int = option(1000, "Generated training videos (--sample); a quarter as many for test.")
     sample_size: int = option(32, "Side of the generated frames in pixels.")
     frame_step: int = option(4, "Real clips: keep every n-th frame (UCF101 is 25 fps: ~6 tags a second).")
     clip_frames: int = option(16, "Real clips: at most this many kept frames per clip.")
@@ -84,7 +88,7 @@ class Config(TrainConfig):
 def encode_frames(encoder, size: int):
     """uint8 frames [t, size, size, 3] -> float16 features [t, F], through the serving preprocessing."""
     def encode(frames):
-        out = [encoder(data.preprocess_pixels(frames[i:i + 64], size), training=False).numpy()
+        out = [encoder(preprocess_pixels(frames[i:i + 64], size), training=False).numpy()
                for i in range(0, len(frames), 64)]
         return np.concatenate(out).astype(np.float16)
     return encode
