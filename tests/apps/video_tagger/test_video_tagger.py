@@ -76,6 +76,22 @@ def test_any_length_and_size_is_tagged_and_rest_equals_local(quick_run):
     assert predict.main(["--model-dir", export, "--sample", "--json"]) == remote
 
 
+class _Interrupt(keras.callbacks.Callback):
+    """Simulates a killed job: raises after the first epoch, once its backup is written."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
+    argv = _argv(tmp_path, "--sample", "--epochs", "2", "--no-check-export")
+    with pytest.raises(KeyboardInterrupt):
+        train.main(argv, extra_callbacks=[_Interrupt()])
+    assert (tmp_path / "run" / "backup").exists()
+    metrics = train.main(argv + ["--resume"])
+    assert [int(row["epoch"]) for row in metrics["history"]] == [0, 1], "an epoch was lost or repeated"
+
+
 def _tagger_batch(temporal, seed=0):
     config = parse_config(train.Config, ["--quick", "--temporal", temporal, "--dropout", "0"])
     keras.utils.set_random_seed(seed)
