@@ -97,7 +97,7 @@ def read_tfds(size: int, frame_step: int, clip_frames: int, encode=None) -> dict
                                 f"and no --data-dir was given. {_WAY_OUT}") from None
     try:
         splits, info = tfds.load("ucf101/ucf101_1_256", split=["train", "test"], with_info=True)
-    except Exception as error:  # network and download errors come in many types
+    except Exception as error:  # noqa: BLE001  (network and download errors come in many types)
         raise DataNotFoundError(f"tensorflow-datasets could not load ucf101 ({error}). {_WAY_OUT}") from None
     names = info.features["label"].names
     result = {}

@@ -35,7 +35,7 @@ class Videos:
     def __len__(self):
         return len(self.labels)
 
-    def take(self, count: int | None) -> "Videos":
+    def take(self, count: int | None) -> Videos:
         """The first `count` videos (all of them for None)."""
         return self if count is None else Videos(self.inputs[:count], self.labels[:count], self.class_names)
 
@@ -112,3 +112,8 @@ def make_dataset(videos: Videos, batch_size: int, image_size: int | None, traini
     return (data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
             .padded_batch(batch_size)  # pads frames with 0 and labels with 0 (= padding, ignored)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def example_request(frames: int = 6, seed: int = 0) -> dict:
+    """A TF Serving REST request with the first `frames` frames of a generated video (for demos)."""
+    return {"inputs": {"frames": generate_videos(1, seed).inputs[0][:frames].tolist()}}

@@ -20,9 +20,9 @@ import math
 from typing import ClassVar
 
 import numpy as np
-import tensorflow as tf
 
-from apps.video_tagger import clips, data, metrics as scores
+from apps.video_tagger import clips, data
+from apps.video_tagger import metrics as scores
 from apps.video_tagger.model import CELLS, build_frame_encoder, build_model
 from apps.video_tagger.serving import make_serving_function, serving_signature
 from shared.clipping import make_optimizer
@@ -31,7 +31,6 @@ from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.training import fit, start_run
 from shared.vision import preprocess_pixels
-
 
 CHECK_FRAMES = 6  # frames of a test video sent to the export in the bare-TF check
 
