@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from apps.video_tagger import clips, data
+from apps.video_tagger import clips, data, features
 from apps.video_tagger import metrics as scores
 from apps.video_tagger.model import CELLS, build_frame_encoder, build_model
 from apps.video_tagger.serving import make_serving_function, serving_signature
@@ -116,13 +116,14 @@ def main(argv=None, extra_callbacks=()):
     encode = None if end_to_end else encode_frames(frame_encoder, config.size)
     raw_example = None  # one test video's frames, for the bare-TF check of the export
     if config.sample:
-        splits = data.load_sample(config)
-        raw_example = splits["test"].inputs[0]
-        if encode:
-            splits = {k: data.Videos([encode(x) for x in v.inputs], v.labels, v.class_names)
-                      for k, v in splits.items()}
-    else:
-        splits = clips.load_ucf101(config, encode)
+        sample = data.load_sample(config)
+        raw_example = sample["test"].inputs[0]
+    if end_to_end:
+        splits = sample if config.sample else clips.load_ucf101(config)
+    else:  # the frozen encoder's features, computed once (cached across runs and resumes)
+        splits = features.cached_features(config, lambda: (
+            {k: data.Videos([encode(x) for x in v.inputs], v.labels, v.class_names) for k, v in sample.items()}
+            if config.sample else clips.load_ucf101(config, encode)))
     splits = {name: videos.take(config.max_videos) for name, videos in splits.items()}
     if end_to_end and raw_example is None:
         raw_example = splits["test"].inputs[0]

@@ -1,5 +1,6 @@
 """The video tagger end to end on tiny data: generated videos, joined GIF clips, masking, export, bad input."""
 
+import dataclasses
 import json
 
 import keras
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.video_tagger import clips, data, metrics, predict, train
+from apps.video_tagger import clips, data, features, metrics, predict, train
 from apps.video_tagger.model import build_tagger
 from shared.config import parse_config
 from shared.data import DataNotFoundError
@@ -217,3 +218,10 @@ def test_inception_feature_path_trains_and_exports(tmp_path):
     assert metrics["encoder"] == "inception"
     answer = metrics["bare_tf_check"]["outputs"]
     assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
+    # The features are cached: the same config reads them back instead of running InceptionV3 again.
+    config = parse_config(train.Config, _argv(tmp_path, "--sample", "--encoder", "inception",
+                                              "--inception-weights", "none", "--image-size", "75"))
+    config = dataclasses.replace(config, image_size=config.size)
+    cached = features.cached_features(config, lambda: pytest.fail("features were computed again"))
+    assert cached["train"].inputs[0].shape[1] == 2048
+    assert len(cached["test"]) == metrics["test_videos"]
