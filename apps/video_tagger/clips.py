@@ -1,0 +1,162 @@
+"""UCF101 for frame tagging: read action clips, split them by group, join clips into multi-action videos.
+
+UCF101 has 13,320 clips of 101 actions, named v_<Action>_g<GG>_c<CC>.avi: group GG (1-25) holds clips cut
+from the same long recording (same person, same place). Clips of one group look alike, so the split is by
+group, as in UCF101's official split 1: groups 1-7 are the test set (`--test-groups 7`); the next
+`--validation-groups` groups pick the best epoch; the rest train. No clip, and no group, is in two sets.
+
+Each clip is one action; a tagging video is made by joining 2-4 clips of *different* actions end to end,
+so every frame carries its clip's action and the model must find where one action turns into the next.
+
+Sources, in order: `--data-dir` (a folder, searched recursively, of .avi clips, or .gif clips, which
+TensorFlow decodes itself: the tests write a few), then tensorflow-datasets' `ucf101` (downloads 6.5 GB;
+`pip install tensorflow-datasets opencv-python`). Reading .avi needs OpenCV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+import typing
+
+import numpy as np
+import tensorflow as tf
+
+from apps.video_tagger.data import Videos
+from shared.data import DataCorruptError, DataNotFoundError
+
+CLIP_NAME = re.compile(r"^v_(?P<action>[A-Za-z0-9]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.(avi|gif)$", re.IGNORECASE)
+_WAY_OUT = ("Pass --data-dir DIR pointing at a folder of UCF101 clips (v_<Action>_g<GG>_c<CC>.avi or .gif), "
+            "or --sample to use the small offline dataset the project generates itself.")
+
+
+@dataclasses.dataclass
+class Clip:
+    action: str
+    group: int
+    name: str
+    inputs: np.ndarray   # uint8 frames [time, size, size, 3], or features [time, features]
+
+
+def read_frames(path: pathlib.Path) -> np.ndarray:
+    """All frames of a .gif (TensorFlow) or .avi/.mp4 (OpenCV) clip as uint8 [time, height, width, 3]."""
+    if path.suffix.lower() == ".gif":
+        try:
+            return tf.io.decode_gif(tf.io.read_file(str(path))).numpy()
+        except tf.errors.OpError as error:
+            raise DataCorruptError(f"{path} is not a readable GIF ({error.message[:200]}).") from None
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(f"reading {path.suffix} clips needs OpenCV: pip install opencv-python "
+                          f"(or convert the clips to .gif).") from None
+    capture, frames = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    if not frames:
+        raise DataCorruptError(f"{path}: OpenCV read no frame from it; re-download the clip.")
+    return np.stack(frames)
+
+
+def subsample(frames: np.ndarray, size: int, frame_step: int, clip_frames: int) -> np.ndarray:
+    """Every `frame_step`-th frame, at most `clip_frames` of them, resized to uint8 [t, size, size, 3]."""
+    frames = frames[::frame_step][:clip_frames]
+    resized = tf.image.resize(tf.cast(frames, tf.float32), [size, size], antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
+
+
+def read_clip_folder(directory, size: int, frame_step: int, clip_frames: int,
+                     encode: typing.Callable | None = None) -> list[Clip]:
+    """Every UCF101-named clip under `directory`, subsampled, resized and (optionally) encoded."""
+    directory = pathlib.Path(directory).expanduser()
+    if not directory.is_dir():
+        raise DataNotFoundError(f"--data-dir {directory} does not exist or is not a folder. {_WAY_OUT}")
+    paths = sorted(p for p in directory.rglob("*") if CLIP_NAME.match(p.name))
+    if not paths:
+        raise DataNotFoundError(f"--data-dir {directory} holds no UCF101-named clip. {_WAY_OUT}")
+    clips = []
+    for path in paths:
+        match = CLIP_NAME.match(path.name)
+        frames = subsample(read_frames(path), size, frame_step, clip_frames)
+        clips.append(Clip(match["action"], int(match["group"]), path.stem,
+                          encode(frames) if encode else frames))
+    return clips
+
+
+def read_tfds(size: int, frame_step: int, clip_frames: int, encode=None) -> dict[str, list[Clip]]:
+    """UCF101 split 1 from tensorflow-datasets (train/test already split by group; download on first use)."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DataNotFoundError("tensorflow-datasets is not installed (pip install tensorflow-datasets) "
+                                f"and no --data-dir was given. {_WAY_OUT}") from None
+    try:
+        splits, info = tfds.load("ucf101/ucf101_1_256", split=["train", "test"], with_info=True)
+    except Exception as error:  # noqa: BLE001  (network and download errors come in many types)
+        raise DataNotFoundError(f"tensorflow-datasets could not load ucf101 ({error}). {_WAY_OUT}") from None
+    names = info.features["label"].names
+    result = {}
+    for split_name, split in zip(("train", "test"), splits):
+        clips = []
+        for index, example in enumerate(split.as_numpy_iterator()):
+            frames = subsample(example["video"], size, frame_step, clip_frames)
+            # tfds keeps no group ids: every clip is its own "group" within its (group-split) half.
+            clips.append(Clip(names[int(example["label"])], -index - 1, f"{split_name}-{index}",
+                              encode(frames) if encode else frames))
+        result[split_name] = clips
+    return result
+
+
+def split_by_group(clips: list[Clip], test_groups: int, validation_groups: int) -> dict[str, list[Clip]]:
+    """Groups 1..test_groups -> test, the next validation_groups -> validation, the rest -> train."""
+    def part(group):
+        if group <= test_groups:
+            return "test"
+        return "validation" if group <= test_groups + validation_groups else "train"
+    splits = {"train": [], "validation": [], "test": []}
+    for clip in clips:
+        splits[part(clip.group)].append(clip)
+    empty = [name for name, members in splits.items() if not members]
+    if empty:
+        raise DataNotFoundError(f"no clip falls in the {empty} split(s) with --test-groups {test_groups} "
+                                f"--validation-groups {validation_groups}: the folder needs more groups.")
+    return splits
+
+
+def join_clips(clips: list[Clip], class_names: list[str], seed: int, min_clips: int = 2,
+               max_clips: int = 4) -> Videos:
+    """Videos of min..max clips each, consecutive clips of different actions; every clip used once."""
+    rng = np.random.default_rng(seed)
+    pool = [clips[i] for i in rng.permutation(len(clips))]
+    index = {name: i + 1 for i, name in enumerate(class_names)}
+    inputs, labels = [], []
+    while pool:
+        wanted, chosen = int(rng.integers(min_clips, max_clips + 1)), [pool.pop()]
+        while len(chosen) < wanted:
+            other = next((k for k, c in enumerate(pool) if c.action != chosen[-1].action), None)
+            if other is None:
+                break
+            chosen.append(pool.pop(other))
+        inputs.append(np.concatenate([c.inputs for c in chosen]))
+        labels.append(np.concatenate([np.full(len(c.inputs), index[c.action], np.int32) for c in chosen]))
+    return Videos(inputs, labels, class_names)
+
+
+def load_ucf101(config, encode=None) -> dict[str, Videos]:
+    """Train / validation / test Videos joined from UCF101 clips, split by group."""
+    size, step, count = config.image_size, config.frame_step, config.clip_frames
+    if config.data_dir is not None:
+        clip_splits = split_by_group(read_clip_folder(config.data_dir, size, step, count, encode),
+                                     config.test_groups, config.validation_groups)
+    else:
+        both = read_tfds(size, step, count, encode)
+        cut = len(both["train"]) // 10
+        clip_splits = {"train": both["train"][cut:], "validation": both["train"][:cut], "test": both["test"]}
+    class_names = sorted({c.action for members in clip_splits.values() for c in members})
+    return {name: join_clips(members, class_names, config.seed + k)
+            for k, (name, members) in enumerate(clip_splits.items())}

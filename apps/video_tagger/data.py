@@ -1,0 +1,119 @@
+"""Videos whose every frame carries a tag: the generated sample set, and padded tf.data batches.
+
+The generated set (`--sample`) is built so that a frame's tag CANNOT be read from that frame alone. A
+square drifts over a noisy background; its tag is the direction it is moving (left, right, up, down), which
+changes every 5-15 frames. The square wraps around the edges (the picture is a torus), so in every
+direction its position on a single frame is uniformly random: one frame says nothing about the direction,
+and a per-frame classifier is at chance (25%). Two consecutive frames say everything. That gap is what a
+recurrent tagger is for.
+
+Real videos (UCF101 clips joined into multi-action videos) come from `clips.py`; both end up here as
+`Videos`: one uint8 array [time, size, size, 3] (or one feature array [time, features]) per video and one
+int32 label array [time] with classes 1..C. Label 0 is padding: batches are padded to their longest video
+and padded frames carry label 0, which the loss and the metrics ignore.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from shared.vision import preprocess_pixels
+
+DIRECTIONS = ("left", "right", "up", "down")
+_STEP = {1: (0, -1), 2: (0, 1), 3: (-1, 0), 4: (1, 0)}  # class -> (dy, dx) per unit of speed
+
+
+@dataclasses.dataclass
+class Videos:
+    inputs: list          # per video: uint8 frames [time, h, w, 3], or float features [time, features]
+    labels: list          # per video: int32 [time], classes 1..len(class_names)
+    class_names: list
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, count: int | None) -> Videos:
+        """The first `count` videos (all of them for None)."""
+        return self if count is None else Videos(self.inputs[:count], self.labels[:count], self.class_names)
+
+    @property
+    def frame_count(self) -> int:
+        return int(sum(len(y) for y in self.labels))
+
+
+def segment_labels(length: int, rng, min_segment: int, max_segment: int, classes: int) -> np.ndarray:
+    """Labels [length] in 1..classes made of runs of min..max frames, each run's class unlike the last."""
+    labels, previous = [], 0
+    while len(labels) < length:
+        label = int(rng.choice([c for c in range(1, classes + 1) if c != previous]))
+        labels += [label] * int(rng.integers(min_segment, max_segment + 1))
+        previous = label
+    return np.asarray(labels[:length], np.int32)
+
+
+def moving_square_video(labels: np.ndarray, rng, size: int = 32, square: int = 6, speed: float = 4.0,
+                        noise: int = 40) -> np.ndarray:
+    """uint8 frames [len(labels), size, size, 3]: frame t shows the square moved one step in labels[t]."""
+    position = rng.uniform(0, size, 2)
+    color = rng.integers(150, 256, 3)
+    grid = np.arange(size)
+    frames = rng.integers(0, noise, (len(labels), size, size, 3)).astype(np.uint8)
+    for t, label in enumerate(labels):
+        position = (position + speed * np.asarray(_STEP[int(label)])) % size
+        top, left = np.round(position).astype(int)
+        rows = (grid - top) % size < square     # wrapping: a square leaving one side enters the other
+        cols = (grid - left) % size < square
+        frames[t][rows[:, None] & cols[None, :]] = color
+    return frames
+
+
+def generate_videos(count: int, seed: int, size: int = 32, min_frames: int = 20, max_frames: int = 60,
+                    min_segment: int = 5, max_segment: int = 15) -> Videos:
+    """`count` moving-square videos of min..max frames, each joining several direction segments."""
+    rng = np.random.default_rng(seed)
+    frames, labels = [], []
+    for _ in range(count):
+        y = segment_labels(int(rng.integers(min_frames, max_frames + 1)), rng, min_segment, max_segment,
+                           len(DIRECTIONS))
+        frames.append(moving_square_video(y, rng, size))
+        labels.append(y)
+    return Videos(frames, labels, list(DIRECTIONS))
+
+
+def load_sample(config) -> dict[str, Videos]:
+    """Train / validation / test sets of generated videos (different seeds: no video is shared)."""
+    sizes = {"train": config.sample_videos, "validation": max(config.sample_videos // 8, 8),
+             "test": max(config.sample_videos // 4, 8)}
+    return {name: generate_videos(count, config.seed * 3 + offset, config.sample_size)
+            for offset, (name, count) in enumerate(sizes.items())}
+
+
+def make_dataset(videos: Videos, batch_size: int, image_size: int | None, training: bool = False,
+                 seed: int = 0) -> tf.data.Dataset:
+    """Batches ({"inputs": [batch, time, ...], "lengths": [batch]}, labels [batch, time]), right-padded.
+
+    With `image_size` the inputs are uint8 frames, preprocessed here exactly as the exported graph does
+    (`shared.vision.preprocess_pixels`); without it they are cached features, passed on as float32.
+    """
+    lengths = np.asarray([len(y) for y in videos.labels], np.int64)
+    inputs = tf.RaggedTensor.from_row_lengths(np.concatenate(videos.inputs), lengths)
+    labels = tf.RaggedTensor.from_row_lengths(np.concatenate(videos.labels).astype(np.int32), lengths)
+    data = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    if training:
+        data = data.shuffle(len(videos), seed=seed, reshuffle_each_iteration=True).repeat()
+
+    def prepare(x, y):
+        x = preprocess_pixels(x, image_size) if image_size else tf.cast(x, tf.float32)
+        return {"inputs": x, "lengths": tf.shape(y)[0]}, y
+
+    return (data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+            .padded_batch(batch_size)  # pads frames with 0 and labels with 0 (= padding, ignored)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def example_request(frames: int = 6, seed: int = 0) -> dict:
+    """A TF Serving REST request with the first `frames` frames of a generated video (for demos)."""
+    return {"inputs": {"frames": generate_videos(1, seed).inputs[0][:frames].tolist()}}
