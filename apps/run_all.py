@@ -45,8 +45,19 @@ def _sentences():
     return {"instances": sentences}, sentences
 
 
+def _video():
+    from apps.video_tagger.data import generate_videos
+
+    video = generate_videos(1, seed=0)
+    frames = 12
+    truth = " ".join(video.class_names[label - 1] for label in video.labels[0][:frames])
+    # One video per request: its frames are the signature's single input, sent in the columnar form.
+    return {"inputs": {"frames": video.inputs[0][:frames].tolist()}}, [f"generated video, truly: {truth}"]
+
+
 # app name -> a function giving (TF Serving REST request for serving_default, what each input shows)
-APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "translator": _sentences, "captioner": _scenes}
+APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "translator": _sentences, "captioner": _scenes,
+        "video_tagger": _video}
 
 
 def main(argv=None):
@@ -71,6 +82,8 @@ def main(argv=None):
     for app, path, seconds, labels, response in rows:
         print(f"\n{app}  ({path}, {seconds:.0f} s)")
         answers = response["predictions"] if "predictions" in response else response["outputs"]
+        if isinstance(answers, dict):  # one example with several named outputs (the video tagger)
+            answers = [" ".join(answers["tags"]) if "tags" in answers else answers]
         for label, answer in zip(labels, answers):
             print(f"  {label[:70]:72} -> {answer}")
     return rows
