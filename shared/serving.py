@@ -21,6 +21,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -131,9 +132,14 @@ def check_saved_model(model_dir: str | os.PathLike, requests: list[dict], repeat
     Raises:
         RuntimeError: the process failed (a blocked import included), or the graph has non-core ops.
     """
-    completed = subprocess.run(_bare_tf_command(model_dir, "--request", json.dumps(requests),
-                                                "--repeat", repeat),
-                               capture_output=True, text=True, timeout=timeout)
+    # Requests travel in a file: a video or a batch of images is far larger than one command-line argument
+    # may be (128 KiB on Linux).
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as request_file:
+        json.dump(requests, request_file)
+        request_file.flush()
+        completed = subprocess.run(_bare_tf_command(model_dir, "--request-file", request_file.name,
+                                                    "--repeat", repeat),
+                                   capture_output=True, text=True, timeout=timeout)
     if completed.returncode != 0:
         raise RuntimeError(f"bare-TF check of {model_dir} failed:\n{completed.stderr[-4000:]}")
     report = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -54,6 +54,12 @@ def test_bare_tf_process_blocks_keras_and_the_project(text_model):
     assert set(report["signatures"]) == {"serving_default", "count"}
 
 
+def test_bare_tf_check_takes_requests_larger_than_a_command_line(text_model):
+    big = "x" * 300_000  # over Linux's 128 KiB limit for one argument
+    report = check_saved_model(text_model, [{"instances": [big]}])
+    assert report["results"][0]["response"]["predictions"][0]["length"] == 300_000
+
+
 def test_rest_client_against_a_loopback_server(text_model):
     with bare_tf_server(text_model, "demo") as url:
         client = RestClient(url, "demo")
