@@ -25,6 +25,7 @@ from apps.video_tagger import data, train
 from benchmarks.common import write_result
 from shared.serving import BARE_TF_SCRIPT
 
+CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "video_tagger" / "images" / "validation_accuracy.png"
 KEYS = ("frame_accuracy", "segment_f1", "edit_score", "per_class_f1", "train_seconds", "epochs_completed")
 
 
@@ -40,6 +41,30 @@ def frames_per_second(export_path: str, frames, repeat: int = 20) -> dict:
     assert result["status"] == 200, result
     p50 = result["latency_ms"]["p50"]
     return {"frames": len(frames), "p50_ms": p50, "frames_per_second": len(frames) * 1000 / p50}
+
+
+def plot_validation_accuracy(histories: dict, path: pathlib.Path = CURVES) -> pathlib.Path:
+    """One line per --temporal mode: validation frame accuracy per epoch (the lesson in one picture)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for name, history in histories.items():
+        axis.plot([int(row["epoch"]) + 1 for row in history], [row["val_accuracy"] for row in history], "o-",
+                  label=name if name != "none" else "none (per-frame baseline)")
+    axis.axhline(0.25, color="grey", linestyle=":", label="chance (4 directions)")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("validation frame accuracy")
+    axis.set_ylim(0, 1.02)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="center right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
 
 
 def main(argv=None):
@@ -70,6 +95,7 @@ def main(argv=None):
     }
     result["frames_per_second"] = result["serving"]["frames_per_second"] if result["serving"] else None
     write_result("video_tagger", result, root / "bidirectional", given)
+    plot_validation_accuracy(result["history"])
     print("| frame accuracy (bi / causal / per-frame) | F1@50 | edit | train time | frames/s served |")
     print(f"| {result['frame_accuracy']:.3f} / {result['causal_frame_accuracy']:.3f} / "
           f"{result['baseline_frame_accuracy']:.3f} | {result['segment_f1']:.3f} | {result['edit_score']:.1f} "
