@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import pathlib
 
 import keras
@@ -26,6 +27,7 @@ import tensorflow as tf
 
 from shared.clipping import make_optimizer
 from shared.text import standardize_text
+from shared.time_budget import TimeBudget
 from shared.training import fit
 from shared.vision import build_encoder, decode_and_preprocess
 
@@ -99,15 +101,23 @@ def train_encoder(config, splits) -> pathlib.Path:
     stage = dataclasses.replace(config, epochs=config.encoder_epochs, output_dir=str(folder))
     batch = config.encoder_batch_size
     train = splits["train"]
+    budget = TimeBudget(config.encoder_minutes, folder / "train_seconds.json")
     fit(model, image_dataset(train.images, config.image_size, batch, labels["train"], True, config.seed),
         image_dataset(splits["validation"].images, config.image_size, batch, labels["validation"]),
-        stage, monitor="val_auc", mode="max", steps_per_epoch=max(1, len(train.images) // batch))
+        stage, monitor="val_auc", mode="max", steps_per_epoch=max(1, len(train.images) // batch),
+        extra_callbacks=[budget])
     float32_encoder = build_encoder(None, config.image_size)
     float32_encoder.set_weights(encoder.get_weights())
     path = folder / "encoder.weights.h5"
     float32_encoder.save_weights(str(path))
     (folder / "words.txt").write_text("\n".join(words) + "\n")
     return path
+
+
+def encoder_train_seconds(config) -> float | None:
+    """Seconds this run spent training its encoder (every process, resumes included); None if it trained none."""
+    log = config.run_dir / "encoder" / "train_seconds.json"
+    return sum(json.loads(log.read_text()).values()) if log.exists() else None
 
 
 def resolve_encoder(config, splits) -> tuple[keras.Model, str]:

@@ -31,6 +31,7 @@ from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.serving import b64
 from shared.text import frame_targets, make_target_vectorizer
+from shared.time_budget import TimeBudget
 from shared.training import fit, start_run
 
 
@@ -53,6 +54,10 @@ class Config(TrainConfig):
     image_size: int = option(0, "Encoder input size; 0: 299 with pretrained weights, 128 when trained here.")
     encoder_epochs: int = option(8, "Epochs of the encoder's word-presence training (weights none).")
     encoder_words: int = option(300, "Content words the encoder learns to see; rarer ones are too rare to learn.")
+    max_train_minutes: float | None = option(
+        None, "Stop the decoder's training after this many minutes (the best epoch is kept): a time budget.")
+    encoder_minutes: float | None = option(
+        None, "Stop the encoder's training after this many minutes (the best epoch is kept): a time budget.")
     encoder_learning_rate: float = option(1e-3, "Adam's step size for the encoder's training.")
     encoder_batch_size: int = option(32, "Images per encoder training step.")
     encoder_precision: str = option(
@@ -135,7 +140,8 @@ def main(argv=None, extra_callbacks=()):
     # --------------------------------------------------------------------------------------- Train
     pairs = sum(len(c) for c in splits["train"].captions)
     result = fit(decoder, train_data, validation_data, config, monitor="val_loss", mode="min",
-                 steps_per_epoch=math.ceil(pairs / config.batch_size), extra_callbacks=extra_callbacks)
+                 steps_per_epoch=math.ceil(pairs / config.batch_size),
+                 extra_callbacks=[TimeBudget(config.max_train_minutes), *extra_callbacks])
 
     # ------------------------------------------------------------------------------------ Evaluate
     writer = CaptionWriter(encoder, decoder, vectorizer, config)
@@ -151,6 +157,7 @@ def main(argv=None, extra_callbacks=()):
         "bleu4_constant_baseline": baseline["bleu4"], "constant_baseline_caption": baseline_caption,
         "encoder_weights": config.inception_weights, "encoder_identity": encoder_identity,
         "test_images": len(test.images), "train_pairs": pairs, "train_seconds": result.seconds,
+        "encoder_train_seconds": prepare.encoder_train_seconds(config),
         "epochs_completed": len(result.history), "history": result.history,
         "examples": [{"image": test.image_ids[i], "greedy": hypotheses["greedy"][i], "beam": hypotheses["beam"][i],
                       "reference": test.captions[i][0]} for i in range(min(5, len(test.images)))],

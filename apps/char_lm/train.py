@@ -20,8 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
-import uuid
 from typing import ClassVar
 
 import keras
@@ -32,6 +30,7 @@ from apps.char_lm.model import CELLS, ResetStates, build_model, reset_states
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
+from shared.time_budget import TimeBudget
 from shared.training import fit, start_run
 
 
@@ -75,49 +74,6 @@ class Config(TrainConfig):
             raise ValueError("--seq-length, --units, --layers and --embedding-dim must be at least 1.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}.")
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training when the next step would overrun the budget, keeping time for validation.
-
-    Also keeps the run's training time across resumes: each process records its wall time in
-    `log_path` ({process id: seconds}, updated every epoch) and `total_seconds` adds them up. The budget
-    applies to each process (a resumed run gets `--max-train-minutes` afresh; pass what is left).
-    """
-
-    def __init__(self, minutes: float | None, log_path):
-        super().__init__()
-        self.budget = None if minutes is None else 60 * minutes
-        self.validation_seconds = 0.0
-        self.steps = 0  # training steps this process ran (for the throughput figure)
-        self.log_path, self.key = log_path, uuid.uuid4().hex[:12]
-
-    def record(self, seconds: float) -> None:
-        times = json.loads(self.log_path.read_text()) if self.log_path.exists() else {}
-        times[self.key] = seconds
-        self.log_path.write_text(json.dumps(times, indent=1) + "\n")
-
-    def total_seconds(self) -> float:
-        return sum(json.loads(self.log_path.read_text()).values())
-
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.record(time.perf_counter() - self.started)
-
-    def on_test_begin(self, logs=None):
-        self.test_started = time.perf_counter()
-
-    def on_test_end(self, logs=None):
-        self.validation_seconds = time.perf_counter() - self.test_started
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.budget is not None:
-            spent = time.perf_counter() - self.started
-            if spent + self.validation_seconds * 1.2 >= self.budget:
-                self.model.stop_training = True
 
 
 def load_text(config: Config) -> str:

@@ -34,6 +34,7 @@ from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.text import frame_targets, normalize_reference, truncate_ids
+from shared.time_budget import TimeBudget
 from shared.training import fit, start_run
 
 
@@ -83,19 +84,6 @@ class Config(TrainConfig):
             raise ValueError("--source-vocab-size and --target-vocab-size must be at least 8.")
         if self.beam_size < 1 or self.max_source_tokens < 1 or self.max_output_tokens < 1:
             raise ValueError("--beam-size, --max-source-tokens and --max-output-tokens must be >= 1.")
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops training once `minutes` have passed (checked after every batch)."""
-
-    def __init__(self, minutes: float | None):
-        super().__init__()
-        self.seconds = None if minutes is None else 60 * minutes
-        self.started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.seconds is not None and time.perf_counter() - self.started > self.seconds:
-            self.model.stop_training = True
 
 
 def translate_all(function, texts: list[str], batch_size: int = 128) -> tuple[list[str], float]:
