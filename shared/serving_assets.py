@@ -109,7 +109,7 @@ def write_serving_assets(export_dir: str | os.PathLike, model_name: str,
             for log in logs:
                 writer.write(log.SerializeToString())
     if batchable(input_signatures):
-        # Read by TF Serving run with --enable_per_model_batching_params (serving/docker-compose.yml);
+        # Read by TF Serving run with --enable_per_model_batching_parameters (serving/docker-compose.yml);
         # models without the file are served unbatched.
         shutil.copyfile(SERVING_BATCHING_PARAMETERS, export_dir / BATCHING_FILE)
 
