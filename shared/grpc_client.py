@@ -33,11 +33,14 @@ def _tensor_proto(value, dtype: tf.DType | None):
     array = np.asarray(value)
     if dtype is None:  # the server did not describe this input: let numpy pick, and the server judge
         return tf.make_tensor_proto(array)
-    # Never change a value silently: 2.5 is not an int32, and 2**40 does not fit in one.
-    if array.size and not np.can_cast(array.dtype, dtype.as_numpy_dtype, casting="same_kind"):
+    # Never change a value silently: 2.5 is not an int32, and 2**40 does not fit in one. JSON integers
+    # arrive as int64, so integer inputs (uint8 pixels, int32 counts) take them when every value fits.
+    target = np.dtype(dtype.as_numpy_dtype)
+    integers = array.dtype.kind in "biu" and target.kind in "iu"
+    if array.size and not integers and not np.can_cast(array.dtype, target, casting="same_kind"):
         raise ValueError(f"{array.dtype} values would lose information as {dtype.name}")
-    cast = array.astype(dtype.as_numpy_dtype)
-    if array.dtype.kind in "iu" and not np.array_equal(cast, array):
+    cast = array.astype(target)
+    if integers and not np.array_equal(cast, array):
         raise ValueError(f"values out of the range of {dtype.name}")
     return tf.make_tensor_proto(cast, dtype=dtype)
 

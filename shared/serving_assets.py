@@ -28,7 +28,11 @@ import typing
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+try:
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+except ImportError as error:  # requirements.txt cannot say --no-deps, so this one is installed by hand
+    raise ImportError("tensorflow-serving-api is missing: pip install --no-deps tensorflow-serving-api==2.21.0 "
+                      "(--no-deps: it would otherwise replace tensorflow-cpu with tensorflow)") from error
 
 from shared import bare_tf
 
