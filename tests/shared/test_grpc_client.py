@@ -11,7 +11,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 
 from shared.config import TrainConfig
 from shared.export import export_saved_model
-from shared.grpc_client import GrpcClient
+from shared.grpc_client import GrpcClient, _tensor_proto
 from shared.grpc_server import grpc_server
 from shared.serving import LocalModel, RestClient, ServingError, b64, client_from_arguments
 
@@ -116,3 +116,14 @@ def test_server_flag_picks_the_client_by_scheme(model):
     for bad in ("localhost:8501", "ftp://host", "grpc://"):
         with pytest.raises(ValueError, match="grpc://host:8500"):
             client_for(bad)
+
+
+def test_json_values_become_the_signatures_dtype_only_when_nothing_changes():
+    # JSON integers (int64 in numpy) fill uint8 pixels when they fit; 300 does not fit, 2.0 is not an integer.
+    pixels = tf.make_ndarray(_tensor_proto([[0, 255]], tf.uint8))
+    assert pixels.dtype == np.uint8 and pixels.tolist() == [[0, 255]]
+    for bad in ([[0, 300]], [[-1, 0]], [[2.0, 0]]):
+        with pytest.raises(ValueError):
+            _tensor_proto(bad, tf.uint8)
+    assert tf.make_ndarray(_tensor_proto(3, tf.float32)).dtype == np.float32  # an int is a fine float
+    assert tf.make_ndarray(_tensor_proto(["é", b"\xff"], tf.string)).tolist() == ["é".encode(), b"\xff"]
