@@ -93,13 +93,11 @@ def _to_tensors(columns, signature):
                               dtype=specs[name].dtype) for name in specs}
 
 
-def predict(loaded, request):
-    """Answer one TF Serving REST predict request (a dict) with the response dict."""
-    name = request.get("signature_name", "serving_default")
-    if name not in loaded.signatures:
-        raise ValueError(f"no signature {name!r}; this model has {sorted(loaded.signatures)}")
-    signature = loaded.signatures[name]
-    input_names = sorted(signature.structured_input_signature[1])
+def request_columns(request, input_names):
+    """A REST request's inputs as {input name: decoded Python value}, from either the row or columnar form.
+
+    Shared with the gRPC client and the warm-up writer, so that every path reads requests the same way.
+    """
     if ("instances" in request) == ("inputs" in request):
         raise ValueError("a request needs exactly one of 'instances' (row form) or 'inputs' (columnar)")
     if "instances" in request:
@@ -107,14 +105,15 @@ def predict(loaded, request):
         if not isinstance(rows, list):
             raise ValueError("'instances' must be a list, one item per example")
         if len(input_names) == 1 and not (rows and isinstance(rows[0], dict)):
-            columns = {input_names[0]: rows}
-        else:
-            columns = {key: [row[key] for row in rows] for key in input_names}
-    else:
-        given = _decode(request["inputs"])
-        columns = given if isinstance(given, dict) else {input_names[0]: given}
-    outputs = {key: value.numpy() for key, value in signature(**_to_tensors(columns, signature)).items()}
-    if "inputs" in request:
+            return {input_names[0]: rows}
+        return {key: [row[key] for row in rows] for key in input_names}
+    given = _decode(request["inputs"])
+    return given if isinstance(given, dict) else {input_names[0]: given}
+
+
+def response_body(outputs, columnar):
+    """Named numpy outputs -> the REST answer: {"outputs": ...} (columnar) or {"predictions": ...} (rows)."""
+    if columnar:
         if len(outputs) == 1:
             return {"outputs": _encode(next(iter(outputs.values())), next(iter(outputs)))}
         return {"outputs": {key: _encode(value, key) for key, value in outputs.items()}}
@@ -124,6 +123,17 @@ def predict(loaded, request):
         return {"predictions": _encode(value, key)}
     return {"predictions": [{key: _encode(value[i], key) for key, value in outputs.items()}
                             for i in range(batch)]}
+
+
+def predict(loaded, request):
+    """Answer one TF Serving REST predict request (a dict) with the response dict."""
+    name = request.get("signature_name", "serving_default")
+    if name not in loaded.signatures:
+        raise ValueError(f"no signature {name!r}; this model has {sorted(loaded.signatures)}")
+    signature = loaded.signatures[name]
+    columns = request_columns(request, sorted(signature.structured_input_signature[1]))
+    outputs = {key: value.numpy() for key, value in signature(**_to_tensors(columns, signature)).items()}
+    return response_body(outputs, columnar="inputs" in request)
 
 
 def answer(loaded, request):

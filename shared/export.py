@@ -6,7 +6,8 @@ versions (TF Serving ignores non-numeric names) and renames it to the next free 
 within one file system is atomic. An existing version is never overwritten.
 
 Beside the graph, `<N>/assets.extra/` holds `config.json` and `metrics.json`: how this version was made and
-how good it measured (TF Serving ignores assets.extra except for its warm-up file).
+how good it measured (TF Serving ignores assets.extra except for its warm-up file,
+`tf_serving_warmup_requests`, written from the app's check requests: see shared/serving_assets.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 from shared.config import TrainConfig, to_dict
 from shared.serving import check_saved_model
+from shared.serving_assets import write_serving_assets
 from shared.training import finish_run
 
 
@@ -35,7 +37,8 @@ def next_version(model_root: str | os.PathLike) -> int:
 
 def export_saved_model(config: TrainConfig, endpoints: dict[str, tuple[typing.Callable, list[tf.TensorSpec]]],
                        track: typing.Sequence[typing.Any], metrics: dict | None = None,
-                       export_dir: str | os.PathLike | None = None) -> pathlib.Path:
+                       export_dir: str | os.PathLike | None = None,
+                       warmup_requests: typing.Sequence[dict] = ()) -> pathlib.Path:
     """Write `<export_dir>/<app>/<next version>/` and return its path.
 
     Args:
@@ -46,6 +49,8 @@ def export_saved_model(config: TrainConfig, endpoints: dict[str, tuple[typing.Ca
         track: the Keras layers and models whose variables and lookup tables the functions use.
         metrics: figures to store beside the graph as assets.extra/metrics.json.
         export_dir: overrides `config.export_dir`.
+        warmup_requests: TF Serving REST requests replayed by TF Serving when it loads the version
+            (assets.extra/tf_serving_warmup_requests); each must be valid for its signature.
     """
     if "serving_default" not in endpoints:
         raise ValueError("every export needs a 'serving_default' signature (TF Serving's default).")
@@ -64,6 +69,8 @@ def export_saved_model(config: TrainConfig, endpoints: dict[str, tuple[typing.Ca
         extra.mkdir(exist_ok=True)
         (extra / "config.json").write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
         (extra / "metrics.json").write_text(json.dumps(metrics or {}, indent=2, sort_keys=True) + "\n")
+        write_serving_assets(staging, config.app, {name: signature for name, (_, signature) in endpoints.items()},
+                             warmup_requests)
         while True:  # another export may take a number between our look and our rename
             target = model_root / str(next_version(model_root))
             try:
@@ -84,13 +91,16 @@ def export_and_finish(config: TrainConfig, endpoints, track, metrics: dict,
     `metrics` (minus the bulky `keep_out` keys) is stored beside the graph; `check_request`, a TF Serving
     REST request (or a list of them, e.g. one per signature), is sent to the export in a TensorFlow-only
     process when `config.check_export` is set, and the answer (or list of answers) recorded as
-    `bare_tf_check`. Returns `metrics` with `export_path` added.
+    `bare_tf_check`. The same requests become the export's TF Serving warm-up records. Returns `metrics`
+    with `export_path` added.
     """
+    requests = [] if check_request is None else (
+        check_request if isinstance(check_request, list) else [check_request])
     export_path = export_saved_model(config, endpoints, track,
-                                     metrics={k: v for k, v in metrics.items() if k not in keep_out})
+                                     metrics={k: v for k, v in metrics.items() if k not in keep_out},
+                                     warmup_requests=requests)
     metrics["export_path"] = str(export_path)
     if check_request is not None and config.check_export:
-        requests = check_request if isinstance(check_request, list) else [check_request]
         answers = [result["response"] for result in check_saved_model(export_path, requests)["results"]]
         metrics["bare_tf_check"] = answers if isinstance(check_request, list) else answers[0]
         print("bare-TF check:", metrics["bare_tf_check"])

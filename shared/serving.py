@@ -1,9 +1,10 @@
 """Talking to a served model: a TF Serving REST client, a local stand-in, and the bare-TF check.
 
-All three speak the same JSON (TF Serving's REST API), so `predict.py` works the same against a server or
+All of them speak the same JSON (TF Serving's REST API), so `predict.py` works the same against a server or
 a folder, and a test of one is a test of the request format users will send:
 
-    client = RestClient("http://localhost:8501", "imdb_sentiment")   # TF Serving
+    client = RestClient("http://localhost:8501", "imdb_sentiment")   # TF Serving, REST
+    client = GrpcClient("localhost:8500", "imdb_sentiment")          # TF Serving, gRPC (shared/grpc_client.py)
     client = LocalModel("saved_models/imdb_sentiment")              # newest version, in this process
     client.predict(instances=["A fine film."])    # {"predictions": [{"label": "positive", ...}]}
 
@@ -107,14 +108,28 @@ def add_client_arguments(parser: argparse.ArgumentParser, app: str) -> None:
     """The flags every predict.py shares: where the model is (folder or server) and how to print."""
     parser.add_argument("--model-dir", default=f"saved_models/{app}",
                         help="a SavedModel version folder, or the model folder (its newest version is used)")
-    parser.add_argument("--server", help="TF Serving base URL, e.g. http://localhost:8501 (overrides --model-dir)")
+    parser.add_argument("--server", help="TF Serving: http://host:8501 (REST) or grpc://host:8500 (gRPC); "
+                                         "overrides --model-dir")
     parser.add_argument("--model-name", default=app, help="the model's name on the server")
     parser.add_argument("--json", action="store_true", help="print the raw response JSON")
 
 
-def client_from_arguments(args: argparse.Namespace) -> RestClient | LocalModel:
-    """A TF Serving client when --server is given, else the local export."""
-    return RestClient(args.server, args.model_name) if args.server else LocalModel(args.model_dir)
+def client_from_arguments(args: argparse.Namespace):
+    """A TF Serving client when --server is given (REST for http(s)://, gRPC for grpc://), else the local export.
+
+    Raises:
+        ValueError: a --server URL with another (or no) scheme.
+    """
+    if not args.server:
+        return LocalModel(args.model_dir)
+    scheme, _, address = args.server.partition("://")
+    if scheme in ("http", "https") and address:
+        return RestClient(args.server, args.model_name)
+    if scheme == "grpc" and address:
+        from shared.grpc_client import GrpcClient  # here: gRPC and TensorFlow load only when asked for
+        return GrpcClient(address.rstrip("/"), args.model_name)
+    raise ValueError(f"--server {args.server!r}: give http://host:8501 (TF Serving REST) or "
+                     "grpc://host:8500 (TF Serving gRPC).")
 
 
 def _bare_tf_command(model_dir, *args) -> list[str]:

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 import tensorflow as tf
 
 from apps.captioner import data, evaluate, prepare, train
+from shared.grpc_server import grpc_server
 from shared.serving import check_saved_model
+from shared.serving_assets import BATCHING_FILE, read_warmup_file
 from shared.text import END, START, frame_targets, make_target_vectorizer
 from shared.vision import build_encoder, decode_and_preprocess
 from tests.conftest import real_data
@@ -38,6 +41,11 @@ def test_quick_offline_path(quick_run):
     assert list((tmp_path / "run" / "features").glob("*.npz"))
     saved = json.loads((tmp_path / "export" / "captioner" / "1" / "assets.extra" / "metrics.json").read_text())
     assert saved["encoder_weights"] == "none"
+    # TF Serving replays the check requests as warm-up records, under this model's name.
+    logs = read_warmup_file(metrics["export_path"])
+    assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
+            for log in logs] == [("captioner", "serving_default")]
+    assert (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # every input is a batch
 
 
 def test_exported_model_captions_jpeg_and_refuses_garbage(quick_run):
@@ -114,7 +122,7 @@ def test_real_flickr8k_loads():
     assert splits["train"].images[0][:3] == b"\xff\xd8\xff"
 
 
-def test_predict_script_local_and_rest(quick_run, tmp_path):
+def test_predict_script_local_rest_and_grpc(quick_run, tmp_path):
     from apps.captioner import predict
     from shared.serving import bare_tf_server
 
@@ -123,6 +131,8 @@ def test_predict_script_local_and_rest(quick_run, tmp_path):
     local = predict.main(["--model-dir", quick_run[1]["export_path"], str(image)])
     with bare_tf_server(quick_run[1]["export_path"], "captioner") as url:
         remote = predict.main(["--server", url, str(image)])
-    assert remote == local and isinstance(local["predictions"][0], str)
+    with grpc_server(quick_run[1]["export_path"], "captioner") as target:  # JPEG bytes, not b64, on the wire
+        over_grpc = predict.main(["--server", f"grpc://{target}", str(image)])
+    assert remote == local == over_grpc and isinstance(local["predictions"][0], str)
     with pytest.raises(SystemExit):
         predict.main([str(tmp_path / "missing.jpg")])

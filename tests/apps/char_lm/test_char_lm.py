@@ -2,6 +2,7 @@
 
 import base64
 import json
+import pathlib
 import types
 
 import keras
@@ -12,7 +13,9 @@ import tensorflow as tf
 from apps.char_lm import data, generate, predict, train
 from apps.char_lm.model import build_model, reset_states
 from shared.data import DataCorruptError, DataNotFoundError
+from shared.grpc_server import grpc_server
 from shared.serving import bare_tf_server, check_saved_model
+from shared.serving_assets import BATCHING_FILE, read_warmup_file
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
 
@@ -76,6 +79,11 @@ def test_quick_offline_path_writes_everything(quick_run):
     assert metrics["export_path"].endswith("char_lm/1")
     text = metrics["bare_tf_check"][0]["outputs"][0]
     assert len(text) == 40
+    # TF Serving replays the check requests as warm-up records, under this model's name.
+    logs = read_warmup_file(metrics["export_path"])
+    assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
+            for log in logs] == [("char_lm", "serving_default"), ("char_lm", "score")]
+    assert not (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # scalar inputs: unbatched
 
 
 def _generate(served, prompts, num_chars, temperature, top_k=0, seed=0):
@@ -162,7 +170,7 @@ def test_bad_inputs_are_bounded_in_a_bare_tf_process(quick_run):
     assert all(np.isfinite(scores["bits_per_char"]))
 
 
-def test_predict_locally_and_over_rest(quick_run, capsys):
+def test_predict_locally_and_over_rest_and_grpc(quick_run, capsys):
     export = quick_run[1]["export_path"]
     argv = ["--model-dir", export, "def ", "--num-chars", "30", "--seed", "5", "--temperature", "0.9"]
     local = predict.main(argv)
@@ -170,8 +178,13 @@ def test_predict_locally_and_over_rest(quick_run, capsys):
     with bare_tf_server(export, "char_lm") as url:
         remote = predict.main(argv[2:] + ["--server", url])
         scored = predict.main(["--server", url, "--score", "import os\n"])
-    assert remote == local
+    with grpc_server(export, "char_lm") as target:  # scalar int32/float32 knobs, typed by the signature
+        over_grpc = predict.main(argv[2:] + ["--server", f"grpc://{target}"])
+        scored_over_grpc = predict.main(["--server", f"grpc://{target}", "--score", "import os\n"])
+    assert remote == local == over_grpc
     assert scored["outputs"]["num_chars"] == [10]
+    assert scored_over_grpc["outputs"]["num_chars"] == [10]
+    assert scored_over_grpc["outputs"]["bits_per_char"] == pytest.approx(scored["outputs"]["bits_per_char"])
     assert "def " in capsys.readouterr().out
 
 

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -13,7 +14,9 @@ from apps.imdb_sentiment.model import build_model
 from shared.config import parse_config
 from shared.data import DataCorruptError, DataNotFoundError
 from shared.export import export_saved_model
+from shared.grpc_server import grpc_server
 from shared.serving import bare_tf_server, check_saved_model
+from shared.serving_assets import BATCHING_FILE, read_warmup_file
 from shared.text import make_word_vectorizer, truncate_ids
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
@@ -39,6 +42,11 @@ def test_quick_offline_path_writes_everything(quick_run):
     assert saved_config["quick"] and saved_config["sample"] and saved_config["app"] == "imdb_sentiment"
     extra = tmp_path / "export" / "imdb_sentiment" / "1" / "assets.extra"
     assert json.loads((extra / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
+    # TF Serving replays the check requests as warm-up records, under this model's name.
+    logs = read_warmup_file(metrics["export_path"])
+    assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
+            for log in logs] == [("imdb_sentiment", "serving_default")]
+    assert (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # every input is a batch
 
 
 def test_bad_inputs_get_answers_in_a_bare_tf_process(quick_run):
@@ -101,13 +109,15 @@ def test_rerun_exports_a_new_version(quick_run):
     assert (tmp_path / "export" / "imdb_sentiment" / "1" / "saved_model.pb").exists()
 
 
-def test_predict_locally_and_over_rest(quick_run, capsys):
+def test_predict_locally_and_over_rest_and_grpc(quick_run, capsys):
     export = quick_run[1]["export_path"]
     local = predict.main(["--model-dir", export, "A great film.", "An awful film."])
     assert len(local["predictions"]) == 2
     with bare_tf_server(export, "imdb_sentiment") as url:
         remote = predict.main(["--server", url, "A great film.", "An awful film."])
-    assert remote == local
+    with grpc_server(export, "imdb_sentiment") as target:
+        over_grpc = predict.main(["--server", f"grpc://{target}", "A great film.", "An awful film."])
+    assert remote == local == over_grpc
     assert "A great film." in capsys.readouterr().out
 
 

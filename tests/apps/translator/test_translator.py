@@ -3,6 +3,7 @@
 import base64
 import gzip
 import json
+import pathlib
 import types
 
 import keras
@@ -15,7 +16,9 @@ from apps.translator.model import build_model
 from apps.translator.translate import END, PAD, START, Decoders, make_vectorizers
 from shared.data import DataCorruptError, DataNotFoundError
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.grpc_server import grpc_server
 from shared.serving import bare_tf_server, check_saved_model
+from shared.serving_assets import BATCHING_FILE, read_warmup_file
 from shared.text import frame_targets
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
@@ -51,6 +54,11 @@ def test_quick_offline_path_writes_everything(quick_run):
     assert metrics["export_path"].endswith("translator/1")
     saved = json.loads((tmp_path / "export/translator/1/assets.extra/config.json").read_text())
     assert saved["direction"] == "es-en" and saved["sample"]
+    # TF Serving replays the check requests as warm-up records, under this model's name.
+    logs = read_warmup_file(metrics["export_path"])
+    assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
+            for log in logs] == [("translator", "serving_default")]
+    assert (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # every input is a batch
 
 
 def test_teacher_forcing_shifts_targets_by_one():
@@ -147,14 +155,18 @@ def test_attention_signature_and_map(quick_run, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_predict_locally_and_over_rest(quick_run, capsys):
+def test_predict_locally_and_over_rest_and_grpc(quick_run, capsys):
     export = quick_run[1]["export_path"]
     local = predict.main(["--model-dir", export, "Yo veo el gato.", "Ellos tienen un coche."])
     assert len(local["predictions"]) == 2
     with bare_tf_server(export, "translator") as url:
         remote = predict.main(["--server", url, "Yo veo el gato.", "Ellos tienen un coche."])
         greedy = predict.main(["--server", url, "--decoder", "greedy", "Yo veo el gato."])
-    assert remote == local and len(greedy["predictions"]) == 1
+    with grpc_server(export, "translator") as target:
+        over_grpc = predict.main(["--server", f"grpc://{target}", "Yo veo el gato.", "Ellos tienen un coche."])
+        greedy_over_grpc = predict.main(["--server", f"grpc://{target}", "--decoder", "greedy", "Yo veo el gato."])
+    assert remote == local == over_grpc and len(greedy["predictions"]) == 1
+    assert greedy_over_grpc == greedy
     assert "Yo veo el gato." in capsys.readouterr().out
 
 

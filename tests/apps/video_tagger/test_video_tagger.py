@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -14,7 +15,9 @@ from apps.video_tagger.model import build_tagger
 from shared.config import parse_config
 from shared.data import DataNotFoundError
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.grpc_server import grpc_server
 from shared.serving import LocalModel, ServingError, bare_tf_server, check_saved_model
+from shared.serving_assets import BATCHING_FILE, read_warmup_file
 
 
 def _argv(tmp_path, *extra):
@@ -41,6 +44,11 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
     assert probabilities.shape == (train.CHECK_FRAMES, 4)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert [data.DIRECTIONS[i] for i in probabilities.argmax(axis=1)] == answer["tags"]
+    # TF Serving replays the check requests as warm-up records, under this model's name.
+    logs = read_warmup_file(metrics["export_path"])
+    assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
+            for log in logs] == [("video_tagger", "serving_default")]
+    assert not (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # dimension 0 is time: unbatched
 
 
 def test_bad_shapes_are_refused_clearly(quick_run):
@@ -66,7 +74,7 @@ def test_bad_shapes_are_refused_clearly(quick_run):
     assert "one video per request" in report["results"][0]["response"]["error"]
 
 
-def test_any_length_and_size_is_tagged_and_rest_equals_local(quick_run):
+def test_any_length_and_size_is_tagged_and_rest_and_grpc_equal_local(quick_run):
     export = quick_run[1]["export_path"]
     frames = np.random.default_rng(0).integers(0, 255, (40, 20, 50, 3), np.uint8)  # > one chunk, not square
     local = LocalModel(export).predict(inputs={"frames": frames.tolist()})["outputs"]
@@ -74,7 +82,9 @@ def test_any_length_and_size_is_tagged_and_rest_equals_local(quick_run):
     with bare_tf_server(export, "video_tagger") as url:
         remote = predict.main(["--server", url, "--sample", "--json"])
     assert len(remote["outputs"]["tags"]) == len(data.generate_videos(1, 0).labels[0])
-    assert predict.main(["--model-dir", export, "--sample", "--json"]) == remote
+    with grpc_server(export, "video_tagger") as target:  # JSON integers sent as the signature's uint8
+        over_grpc = predict.main(["--server", f"grpc://{target}", "--sample", "--json"])
+    assert predict.main(["--model-dir", export, "--sample", "--json"]) == remote == over_grpc
 
 
 class _Interrupt(keras.callbacks.Callback):
