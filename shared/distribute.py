@@ -126,15 +126,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """The strategy for `--distribute name`, created once per process."""
     if name not in STRATEGIES:
         raise ValueError(f"--distribute must be one of {list(STRATEGIES)}, got {name!r}.")
+    if name == "none":
+        return tf.distribute.get_strategy()  # TensorFlow's default: one device, no replicas
     if name not in _strategies:
-        if name == "none":
-            strategy = tf.distribute.get_strategy()  # the default: one device, no replicas
-        elif name == "mirrored":
-            strategy = tf.distribute.MirroredStrategy()  # every local GPU (the CPU when there is none)
+        if name == "mirrored":
+            created = tf.distribute.MirroredStrategy()  # every local GPU (the CPU when there is none)
         else:
             _require_tf_config()
-            strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        _strategies[name] = strategy
+            created = tf.distribute.MultiWorkerMirroredStrategy()
+        _strategies[name] = created
     return _strategies[name]
 
 

@@ -41,7 +41,7 @@ class _PauseAtEpoch(keras.callbacks.Callback):
 
 
 def main():
-    keras.config.disable_traceback_filtering()
+    keras.config.disable_traceback_filtering()  # a failing worker's log shows where in Keras it failed
     own, train_argv = (sys.argv[1:sys.argv.index("--")], sys.argv[sys.argv.index("--") + 1:]
                        ) if "--" in sys.argv else (sys.argv[1:], [])
     parser = argparse.ArgumentParser()
