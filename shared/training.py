@@ -41,9 +41,11 @@ def start_run(config: TrainConfig) -> pathlib.Path:
     """
     # First: MultiWorkerMirroredStrategy must set up collective ops before TensorFlow does anything else.
     strategy = distribute.activate(config.distribute)
-    if config.distribute != "none":
+    if config.distribute == "mirrored":
+        print(f"--distribute mirrored: {strategy.num_replicas_in_sync} replicas in sync on this host")
+    elif config.distribute == "multi-worker":
         role = distribute.worker_role()
-        print(f"--distribute {config.distribute}: {strategy.num_replicas_in_sync} replicas in sync; "
+        print(f"--distribute multi-worker: {strategy.num_replicas_in_sync} replicas in sync; "
               f"this process is {role.task_type} {role.index} of {role.workers}"
               f"{' (chief)' if role.is_chief else ', writing only to ' + str(config.run_dir)}")
     keras.utils.set_random_seed(config.seed)
