@@ -176,9 +176,13 @@ def prepare_model(model) -> None:
        which fails for scalars ("Invalid reduction dimension 0"), and the reduction cannot be chosen (the
        step passes "auto"). `model`'s train and test steps return each log with a leading axis of 1, so the
        mean over axis 0 across the workers is the scalar Keras expects.
-    The step's computation is Keras' own, unchanged; under `none` and `mirrored` nothing is patched.
+    The step's computation is Keras' own, unchanged; under `none`, `mirrored` and a one-worker cluster
+    nothing is patched.
     """
-    if not isinstance(strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+    active = strategy()
+    # Keras' own test for the cross-worker code path (a one-worker cluster takes the local path).
+    if not (isinstance(active, tf.distribute.MultiWorkerMirroredStrategy)
+            and active.extended._in_multi_worker_mode()):
         return
     for name in ("train_step", "test_step"):
         setattr(model, name, _with_leading_axis(getattr(model, name)))
