@@ -2,7 +2,7 @@
 
 Every `train.py` in `apps/` shares the flags of `TrainConfig` (`--data-dir`, `--sample`, `--quick`,
 `--epochs`, `--batch-size`, `--seed`, `--output-dir`, `--export-dir`, `--resume`, `--clipnorm`,
-`--learning-rate`) and adds its own fields. Each field is declared with `option(default, why)`: the why
+`--learning-rate`, `--distribute`) and adds its own fields. Each field is declared with `option(default, why)`: the why
 is the field's comment in the code and its `--help` text on the command line, so the two never drift.
 
     @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,7 @@ import types
 import typing
 from typing import Any, ClassVar
 
+from shared import distribute
 from shared.clipping import DEFAULT_CLIPNORM
 
 
@@ -56,7 +57,7 @@ class TrainConfig:
     quick: bool = option(
         False, "A few steps on a little data, for tests and smoke runs; the figures mean nothing.")
     epochs: int = option(5, "Passes over the training data.")
-    batch_size: int = option(64, "Examples per gradient step.")
+    batch_size: int = option(64, "Examples per gradient step (per replica under --distribute).")
     seed: int = option(1337, "Seeds Python, NumPy and TensorFlow, and every data split: same seed, same run.")
     output_dir: str | None = option(
         None, "Where config.json, metrics.json, checkpoints and TensorBoard logs go (default runs/<app>).")
@@ -69,6 +70,10 @@ class TrainConfig:
     learning_rate: float = option(1e-3, "Adam's step size.")
     check_export: bool = option(
         True, "After exporting, call the SavedModel in a process that can import only TensorFlow.")
+    distribute: str = option(
+        "none", "none: one device. mirrored: every GPU of this host. multi-worker: the hosts in TF_CONFIG "
+                "(run once per host). --batch-size is per replica; see shared/distribute.py.",
+        choices=distribute.STRATEGIES)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
@@ -120,7 +125,11 @@ def build_parser(cls: type[TrainConfig], description: str | None = None) -> argp
 
 def parse_config(cls: type[TrainConfig], argv: typing.Sequence[str] | None = None,
                  description: str | None = None) -> TrainConfig:
-    """Parse `argv` into a frozen `cls`; `--sample` and `--quick` fill their overrides into unset fields."""
+    """Parse `argv` into a frozen `cls`; `--sample` and `--quick` fill their overrides into unset fields.
+
+    Under `--distribute multi-worker`, a worker that is not the chief gets its scratch folder as output and
+    export folder (`shared.distribute.for_this_worker`): only the chief writes the real ones.
+    """
     given = vars(build_parser(cls, description).parse_args(argv))
     values = {}
     if given.get("sample"):
@@ -128,7 +137,7 @@ def parse_config(cls: type[TrainConfig], argv: typing.Sequence[str] | None = Non
     if given.get("quick"):
         values.update(cls.QUICK)
     values.update(given)  # what the user typed always wins
-    return cls(**values)
+    return distribute.for_this_worker(cls(**values))
 
 
 def to_dict(config: TrainConfig) -> dict:

@@ -11,6 +11,10 @@ A run folder (`--output-dir`, default `runs/<app>/`) holds:
 Resume: a run that dies (Ctrl-C, a killed job, a crash) leaves `backup/`. Running the same command with
 `--resume` restores weights, optimizer state and the epoch counter from it, so no finished epoch is redone.
 Without `--resume` the old backup is cleared and training starts over.
+
+Distribution (`--distribute`, shared/distribute.py): `start_run` creates the strategy before anything else,
+`fit` shards in-memory datasets by DATA, and `finish_run` removes a non-chief worker's scratch folder. Each
+worker keeps its own `backup/`, so a restarted cluster resumes with `--resume` exactly like one process.
 """
 
 from __future__ import annotations
@@ -26,11 +30,24 @@ import typing
 
 import keras
 
+from shared import distribute
 from shared.config import TrainConfig, save_config
 
 
 def start_run(config: TrainConfig) -> pathlib.Path:
-    """Seed everything, prepare the run folder and save config.json; returns the folder."""
+    """Create the `--distribute` strategy, seed everything, prepare the run folder and save config.json.
+
+    Returns the run folder. Models must then be built and compiled `with distribute.scope():`.
+    """
+    # First: MultiWorkerMirroredStrategy must set up collective ops before TensorFlow does anything else.
+    strategy = distribute.activate(config.distribute)
+    if config.distribute == "mirrored":
+        print(f"--distribute mirrored: {strategy.num_replicas_in_sync} replicas in sync on this host")
+    elif config.distribute == "multi-worker":
+        role = distribute.worker_role()
+        print(f"--distribute multi-worker: {strategy.num_replicas_in_sync} replicas in sync; "
+              f"this process is {role.task_type} {role.index} of {role.workers}"
+              f"{' (chief)' if role.is_chief else ', writing only to ' + str(config.run_dir)}")
     keras.utils.set_random_seed(config.seed)
     run_dir = config.run_dir
     backup = run_dir / "backup"
@@ -122,6 +139,9 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
     counter, nan_guard = _EpochCounter(), _StopOnNaN()
     ema = bool(getattr(model.optimizer, "use_ema", False))
     callbacks = standard_callbacks(config, monitor, mode, ema) + [counter, nan_guard] + list(extra_callbacks)
+    if config.distribute != "none":  # every worker keeps its own slice of each global batch
+        train_data, validation_data = (distribute.shard_in_memory(data) for data in (train_data, validation_data))
+        distribute.prepare_model(model)
     started = time.perf_counter()
     model.fit(train_data, validation_data=validation_data, epochs=config.epochs,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks,
@@ -151,9 +171,13 @@ def read_history(run_dir: pathlib.Path) -> list[dict]:
 
 
 def finish_run(config: TrainConfig, metrics: dict) -> pathlib.Path:
-    """Write metrics.json into the run folder (NaN and infinities become null) and return its path."""
+    """Write metrics.json into the run folder (NaN and infinities become null) and return its path.
+
+    A non-chief worker instead removes its scratch run folder, export included (the chief keeps the run).
+    """
     clean = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
              for key, value in metrics.items()}
     path = config.run_dir / "metrics.json"
     path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    distribute.remove_scratch(config)
     return path

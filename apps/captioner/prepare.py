@@ -9,8 +9,10 @@ Usage:
    trained on the caption data itself, to predict which of the most frequent content words occur in an
    image's captions (one sigmoid per word). It learns "dog", "snow", "water", "red" from the pictures.
 2. Features. Each image goes once through `shared.vision.decode_and_preprocess` (the exported graph's own
-   function) and the float32 encoder; the pooled vectors are stored in <output-dir>/features/<key>.npz,
-   the key naming the encoder weights, input size and data, so a new encoder never reuses stale features.
+   function) and the float32 encoder; the pooled vectors are stored in <output-dir>/features/<key>/, the key
+   naming the encoder weights, input size and data, so a new encoder never reuses stale features. The
+   training split is written as it is computed into sharded TFRecords (`--feature-shards`, apps/captioner/
+   shards.py), which training streams with tf.data; validation and test, small, go to eval.npz.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ import dataclasses
 import hashlib
 import json
 import pathlib
+import shutil
+import typing
+import uuid
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.captioner import shards
+from shared import distribute
 from shared.clipping import make_optimizer
 from shared.text import standardize_text
 from shared.time_budget import TimeBudget
@@ -81,25 +88,26 @@ def train_encoder(config, splits) -> pathlib.Path:
     folder = config.run_dir / "encoder"
     words = content_words(splits["train"].captions, config.encoder_words)
     labels = {name: word_presence(split.captions, words) for name, split in splits.items()}
-    keras.config.set_dtype_policy(config.encoder_precision)
-    try:
-        encoder = build_encoder(None, config.image_size)
-        # Keras' InceptionV3 averages batch statistics with momentum 0.99: after a few hundred steps from
-        # random weights the averages still describe the first batches, and inference (validation, the
-        # feature cache, serving) sees wrong statistics. 0.9 lets them follow the weights within a short run.
-        for layer in encoder.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = 0.9
-        pixels = keras.Input((config.image_size, config.image_size, 3))
-        hidden = keras.layers.Dropout(0.3)(encoder(pixels))
-        present = keras.layers.Dense(len(words), activation="sigmoid", dtype="float32", name="words")(hidden)
-        model = keras.Model(pixels, present, name="encoder_pretraining")
-    finally:
-        keras.config.set_dtype_policy("float32")
-    model.compile(optimizer=make_optimizer(config.encoder_learning_rate, config.clipnorm),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
+    with distribute.scope():  # variables mirrored on every replica under --distribute
+        keras.config.set_dtype_policy(config.encoder_precision)
+        try:
+            encoder = build_encoder(None, config.image_size)
+            # Keras' InceptionV3 averages batch statistics with momentum 0.99: after a few hundred steps from
+            # random weights the averages still describe the first batches, and inference (validation, the
+            # feature cache, serving) sees wrong statistics. 0.9 lets them follow the weights within a short run.
+            for layer in encoder.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.momentum = 0.9
+            pixels = keras.Input((config.image_size, config.image_size, 3))
+            hidden = keras.layers.Dropout(0.3)(encoder(pixels))
+            present = keras.layers.Dense(len(words), activation="sigmoid", dtype="float32", name="words")(hidden)
+            model = keras.Model(pixels, present, name="encoder_pretraining")
+        finally:
+            keras.config.set_dtype_policy("float32")
+        model.compile(optimizer=make_optimizer(config.encoder_learning_rate, config.clipnorm),
+                      loss="binary_crossentropy", metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
     stage = dataclasses.replace(config, epochs=config.encoder_epochs, output_dir=str(folder))
-    batch = config.encoder_batch_size
+    batch = config.encoder_batch_size * distribute.replicas()  # per replica x replicas
     train = splits["train"]
     budget = TimeBudget(config.encoder_minutes, folder / "train_seconds.json")
     fit(model, image_dataset(train.images, config.image_size, batch, labels["train"], True, config.seed),
@@ -142,25 +150,51 @@ def _file_digest(path) -> str:
     return hashlib.sha1(pathlib.Path(path).read_bytes()).hexdigest()[:12]
 
 
+def feature_batches(encoder: keras.Model, images: list[bytes], size: int,
+                    batch_size: int = 32) -> typing.Iterator[np.ndarray]:
+    """Pooled encoder features, [batch, 2048] float16 at a time, through the serving graph's preprocessing."""
+    for pixels in image_dataset(images, size, batch_size):
+        yield encoder(pixels, training=False).numpy().astype(np.float16)
+
+
 def extract_features(encoder: keras.Model, images: list[bytes], size: int, batch_size: int = 32) -> np.ndarray:
-    """Pooled encoder features [len(images), 2048] as float16, through the serving graph's preprocessing."""
-    features = [encoder(pixels, training=False).numpy().astype(np.float16)
-                for pixels in image_dataset(images, size, batch_size)]
+    """Pooled encoder features [len(images), 2048] as float16, all in memory (validation and test)."""
+    features = list(feature_batches(encoder, images, size, batch_size))
     return np.concatenate(features) if features else np.zeros((0, encoder.output_shape[-1]), np.float16)
 
 
-def cached_features(config, splits, encoder: keras.Model, identity: str) -> dict[str, np.ndarray]:
-    """{split: features}, read from the cache when its key matches, else extracted and cached."""
+class FeatureShards(typing.NamedTuple):
+    """The training split's features on disk: TFRecord shards that `shards.caption_stream` reads."""
+    files: list[str]
+    shape: tuple[int, int]  # (images, feature size), like the array it stands for
+
+
+def cached_features(config, splits, encoder: keras.Model, identity: str) -> dict:
+    """{"train": FeatureShards, other split: features array}, from the cache when its key matches.
+
+    Otherwise the features are extracted into a staging folder that is renamed into place whole, so an
+    interrupted extraction is never read as a cache.
+    """
     data_key = hashlib.sha1("".join(i for s in splits.values() for i in s.image_ids).encode()).hexdigest()[:8]
-    path = config.run_dir / "features" / f"{identity}-{data_key}.npz"
-    if path.exists():
-        with np.load(path) as cache:
-            return {name: cache[name] for name in splits}
-    features = {name: extract_features(encoder, split.images, config.image_size) for name, split in splits.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez(partial, **features)
-    partial.rename(path)  # whole or not at all: an interrupted extraction is never read as a cache
+    folder = config.run_dir / "features" / f"{identity}-{data_key}"
+    if not folder.exists():
+        staging = folder.with_name(f".{folder.name}.partial-{uuid.uuid4().hex[:8]}")
+        try:
+            staging.mkdir(parents=True)
+            if "train" in splits:  # written batch by batch as the encoder goes: never all in memory
+                train = splits["train"]
+                shards.write_shards(staging, "train", feature_batches(encoder, train.images, config.image_size),
+                                    train.captions, max(1, min(config.feature_shards, len(train.images))))
+            np.savez(staging / "eval.npz", **{name: extract_features(encoder, split.images, config.image_size)
+                                              for name, split in splits.items() if name != "train"})
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    dim = encoder.output_shape[-1]
+    with np.load(folder / "eval.npz") as cache:
+        features = {name: cache[name] for name in splits if name != "train"}
+    if "train" in splits:
+        features["train"] = FeatureShards(shards.shard_files(folder, "train"), (len(splits["train"].images), dim))
     return features
 
 
@@ -171,7 +205,8 @@ def main(argv=None):
     splits = data.load_sample(config.seed) if config.sample else data.load_flickr8k(config.data_dir)
     encoder, identity = resolve_encoder(config, splits)
     features = cached_features(config, splits, encoder, identity)
-    print({name: value.shape for name, value in features.items()}, "encoder:", identity)
+    print({name: value.shape for name, value in features.items()}, "encoder:", identity,
+          f"training shards: {len(features['train'].files)}")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ from typing import ClassVar
 import numpy as np
 import tensorflow as tf
 
-from apps.captioner import data, evaluate, prepare
+from apps.captioner import data, evaluate, prepare, shards
 from apps.captioner.caption import CaptionWriter
 from apps.captioner.model import build_model
+from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
@@ -74,11 +75,16 @@ class Config(TrainConfig):
     length_penalty: float = option(1.0, "Beam ranking by log-probability / length ** penalty (0: raw sum).")
     max_output_tokens: int = option(25, "A caption stops at [end] or after this many words.")
     max_images: int | None = option(None, "Use only this many images per split (--quick sets it).")
+    feature_shards: int = option(
+        8, "TFRecord files the training features are cached in; training streams them, and under "
+           "--distribute multi-worker each worker reads its own share (at least one file per worker).")
 
     def __post_init__(self):
         super().__post_init__()
         if self.beam_size < 1 or self.max_output_tokens < 1:
             raise ValueError("--beam-size and --max-output-tokens must be at least 1.")
+        if self.feature_shards < 1:
+            raise ValueError(f"--feature-shards must be at least 1, got {self.feature_shards}.")
 
 
 def resolve_config(config: Config) -> Config:
@@ -128,19 +134,23 @@ def main(argv=None, extra_callbacks=()):
         config.vocab_size, [caption for captions in splits["train"].captions for caption in captions])
     encoder, encoder_identity = prepare.resolve_encoder(config, splits)
     features = prepare.cached_features(config, splits, encoder, encoder_identity)
-    train_data = caption_pairs(splits["train"], features["train"], vectorizer, config, config.batch_size, True)
+    batch_size = distribute.global_batch_size(config)  # --batch-size x replicas (1 without --distribute)
+    train_data = shards.caption_stream(  # streamed from the TFRecord shards, never all in memory
+        features["train"].files, vectorizer, features["train"].shape[1], config.max_caption_tokens, batch_size,
+        training=True, seed=config.seed)
     validation_data = caption_pairs(splits["validation"], features["validation"], vectorizer, config,
-                                    config.batch_size, False)
+                                    batch_size, False)
 
     # --------------------------------------------------------------------------------------- Model
-    decoder = build_model(config, vectorizer.vocabulary_size(), features["train"].shape[1])
-    decoder.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
-                    loss=masked_sparse_crossentropy(), metrics=[MaskedSparseCategoricalAccuracy()])
+    with distribute.scope():  # variables mirrored on every replica under --distribute
+        decoder = build_model(config, vectorizer.vocabulary_size(), features["train"].shape[1])
+        decoder.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
+                        loss=masked_sparse_crossentropy(), metrics=[MaskedSparseCategoricalAccuracy()])
 
     # --------------------------------------------------------------------------------------- Train
     pairs = sum(len(c) for c in splits["train"].captions)
     result = fit(decoder, train_data, validation_data, config, monitor="val_loss", mode="min",
-                 steps_per_epoch=math.ceil(pairs / config.batch_size),
+                 steps_per_epoch=math.ceil(pairs / batch_size),
                  extra_callbacks=[TimeBudget(config.max_train_minutes), *extra_callbacks])
 
     # ------------------------------------------------------------------------------------ Evaluate

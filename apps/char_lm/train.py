@@ -27,6 +27,7 @@ import keras
 from apps.char_lm import data
 from apps.char_lm.generate import CharStepper, export_endpoints
 from apps.char_lm.model import CELLS, ResetStates, build_model, reset_states
+from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
@@ -108,23 +109,27 @@ def main(argv=None, extra_callbacks=()):
     vocabulary = data.build_vocabulary(train_text)  # from the training part only
     (run_dir / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n")
     train_ids, validation_ids = data.encode(train_text, vocabulary), data.encode(validation_text, vocabulary)
-    train_data = data.make_dataset(train_ids, config.batch_size, config.seq_length)
-    validation_data = data.make_dataset(validation_ids, config.batch_size, config.seq_length)
+    # --batch-size streams per replica. The strategy hands each replica the same rows of every global
+    # batch, so a replica's streams stay contiguous from one TBPTT chunk to the next.
+    batch_size = distribute.global_batch_size(config)
+    train_data = data.make_dataset(train_ids, batch_size, config.seq_length)
+    validation_data = data.make_dataset(validation_ids, batch_size, config.seq_length)
     steps_per_epoch = int(train_data.cardinality())
     vocab_size = len(vocabulary) + 1  # + OOV (id 0)
     print(f"{len(train_text):,} training and {len(validation_text):,} validation characters, "
           f"{vocab_size} ids; {steps_per_epoch} TBPTT steps per epoch")
 
     # --------------------------------------------------------------------------------------- Model
-    model = build_model(config, vocab_size, batch_size=config.batch_size)  # stateful: carries state
     learning_rate = config.learning_rate
     if config.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.05)
-    # Mean over positions = the summed per-step loss / (batch x time): same gradient direction.
-    model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=False)  # XLA made the recurrent loop 2x slower on CPU (measured)
+    with distribute.scope():  # variables mirrored on every replica under --distribute
+        model = build_model(config, vocab_size, batch_size=config.batch_size)  # stateful, per replica
+        # Mean over positions = the summed per-step loss / (batch x time): same gradient direction.
+        model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=False)  # XLA made the recurrent loop 2x slower on CPU (measured)
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
@@ -143,7 +148,7 @@ def main(argv=None, extra_callbacks=()):
         "val_loss_nats": val_loss, "bits_per_char": val_loss / math.log(2),
         "train_seconds": train_seconds, "epochs_completed": len(history),
         # Training characters per second of wall time (validation passes included in the time).
-        "train_chars_per_second": budget.steps * config.batch_size * config.seq_length / result.seconds,
+        "train_chars_per_second": budget.steps * batch_size * config.seq_length / result.seconds,
         "train_chars": len(train_text), "validation_chars": len(validation_text), "vocab_size": vocab_size,
         "data": "sample" if config.sample else config.corpus,
         "history": history,

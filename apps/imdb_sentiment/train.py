@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from apps.imdb_sentiment import data
 from apps.imdb_sentiment.model import CELLS, build_model
+from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
@@ -90,23 +91,23 @@ def main(argv=None, extra_callbacks=()):
     test = data.limit(splits["test"], config.max_examples)
     # The vocabulary comes from the training reviews only: validation and test words stay unseen.
     vectorizer = make_word_vectorizer(config.vocab_size, train.texts)
+    batch_size = distribute.global_batch_size(config)  # --batch-size x replicas (1 without --distribute)
     encode = lambda texts: truncate_ids(vectorizer(tf.constant(texts)), config.max_tokens, config.keep)  # noqa: E731
-    train_data = data.make_dataset(encode(train.texts), train.labels, config.batch_size,
-                                   training=True, seed=config.seed)
-    validation_data = data.make_dataset(encode(validation.texts), validation.labels, config.batch_size,
-                                        training=False)
-    test_data = data.make_dataset(encode(test.texts), test.labels, config.batch_size, training=False)
+    train_data = data.make_dataset(encode(train.texts), train.labels, batch_size, training=True, seed=config.seed)
+    validation_data = data.make_dataset(encode(validation.texts), validation.labels, batch_size, training=False)
+    test_data = data.make_dataset(encode(test.texts), test.labels, batch_size, training=False)
 
     # --------------------------------------------------------------------------------------- Model
-    model = build_model(config, vectorizer.vocabulary_size())
-    model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm,
-                                           ema_momentum=config.ema_momentum),
-                  loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    with distribute.scope():  # variables mirrored on every replica under --distribute
+        model = build_model(config, vectorizer.vocabulary_size())
+        model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm,
+                                               ema_momentum=config.ema_momentum),
+                      loss=keras.losses.BinaryCrossentropy(),
+                      metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
-    steps_per_epoch = math.ceil(len(train.texts) / config.batch_size)
+    steps_per_epoch = math.ceil(len(train.texts) / batch_size)
     result = fit(model, train_data, validation_data, config, monitor="val_accuracy", mode="max",
                  steps_per_epoch=steps_per_epoch, extra_callbacks=extra_callbacks)
 
@@ -118,7 +119,7 @@ def main(argv=None, extra_callbacks=()):
         "train_examples": len(train.texts), "test_examples": len(test.texts),
         "epochs_completed": len(result.history), "train_seconds": result.seconds,
         # Examples stepped through per second of this process's training (validation passes included).
-        "examples_per_second": result.epochs_this_run * steps_per_epoch * config.batch_size / result.seconds,
+        "examples_per_second": result.epochs_this_run * steps_per_epoch * batch_size / result.seconds,
         "data": "sample" if config.sample else "imdb",
         "history": result.history,
     }

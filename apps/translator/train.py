@@ -29,6 +29,7 @@ import tensorflow as tf
 from apps.translator import data
 from apps.translator.model import ATTENTION, CELLS, build_model
 from apps.translator.translate import Decoders, make_vectorizers
+from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
@@ -121,23 +122,25 @@ def main(argv=None, extra_callbacks=()):
         return source_ids, framed
 
     train_ids = encode(train_src, train_tgt, drop_long=True)
-    train_data = data.make_dataset(*train_ids, config.batch_size, training=True, seed=config.seed)
-    validation_data = data.make_dataset(*encode(val_src, val_tgt, False), config.batch_size, training=False)
-    test_data = data.make_dataset(*encode(test_src, test_tgt, False), config.batch_size, training=False)
+    batch_size = distribute.global_batch_size(config)  # --batch-size x replicas (1 without --distribute)
+    train_data = data.make_dataset(*train_ids, batch_size, training=True, seed=config.seed)
+    validation_data = data.make_dataset(*encode(val_src, val_tgt, False), batch_size, training=False)
+    test_data = data.make_dataset(*encode(test_src, test_tgt, False), batch_size, training=False)
     print(f"{config.direction}: {len(train_ids[0])} training pairs, {len(val_src)} validation, "
           f"{len(test_src)} test; vocabularies {source_vectorizer.vocabulary_size()} -> "
           f"{target_vectorizer.vocabulary_size()}")
 
     # --------------------------------------------------------------------------------------- Model
     vocab_sizes = (source_vectorizer.vocabulary_size(), target_vectorizer.vocabulary_size())
-    model = build_model(config, *vocab_sizes, "mixed_bfloat16" if config.mixed_precision else "float32")
-    model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
-                  loss=masked_sparse_crossentropy(pad_id=0),
-                  metrics=[MaskedSparseCategoricalAccuracy(pad_id=0, name="accuracy")])
+    with distribute.scope():  # variables mirrored on every replica under --distribute
+        model = build_model(config, *vocab_sizes, "mixed_bfloat16" if config.mixed_precision else "float32")
+        model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
+                      loss=masked_sparse_crossentropy(pad_id=0),
+                      metrics=[MaskedSparseCategoricalAccuracy(pad_id=0, name="accuracy")])
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
-    steps_per_epoch = math.ceil(len(train_ids[0]) / config.batch_size)
+    steps_per_epoch = math.ceil(len(train_ids[0]) / batch_size)
     plateau = [keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=0, verbose=1)
                ] if config.halve_lr_on_plateau else []
     result = fit(model, train_data, validation_data, config, monitor="val_loss", mode="min",
@@ -169,7 +172,7 @@ def main(argv=None, extra_callbacks=()):
         "best_val_loss": min((h.get("val_loss", math.inf) for h in result.history), default=None),
         "train_pairs": len(train_ids[0]), "test_pairs": len(test_src),
         "epochs_completed": len(result.history), "train_seconds": result.seconds,
-        "pairs_per_second": result.epochs_this_run * steps_per_epoch * config.batch_size / result.seconds,
+        "pairs_per_second": result.epochs_this_run * steps_per_epoch * batch_size / result.seconds,
         "eval_translations_per_second": speed, "examples": examples,
         "data": "sample" if config.sample else "spa_eng", "history": result.history,
     }

@@ -25,6 +25,7 @@ from apps.video_tagger import clips, data, features
 from apps.video_tagger import metrics as scores
 from apps.video_tagger.model import CELLS, build_frame_encoder, build_model
 from apps.video_tagger.serving import make_serving_function, serving_signature
+from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
@@ -111,7 +112,8 @@ def main(argv=None, extra_callbacks=()):
     start_run(config)
 
     # ---------------------------------------------------------------------------------------- Data
-    frame_encoder = build_frame_encoder(config)
+    with distribute.scope():  # trained end to end (small_cnn): its variables are mirrored too
+        frame_encoder = build_frame_encoder(config)
     end_to_end = config.encoder == "small_cnn"  # InceptionV3 stays frozen: its features are computed once
     encode = None if end_to_end else encode_frames(frame_encoder, config.size)
     raw_example = None  # one test video's frames, for the bare-TF check of the export
@@ -129,19 +131,21 @@ def main(argv=None, extra_callbacks=()):
         raw_example = splits["test"].inputs[0]
     class_names = splits["train"].class_names
     pixels = config.size if end_to_end else None
-    train_data = data.make_dataset(splits["train"], config.batch_size, pixels, training=True, seed=config.seed)
-    validation_data = data.make_dataset(splits["validation"], config.batch_size, pixels)
-    test_data = data.make_dataset(splits["test"], config.batch_size, pixels)
+    batch_size = distribute.global_batch_size(config)  # --batch-size x replicas (1 without --distribute)
+    train_data = data.make_dataset(splits["train"], batch_size, pixels, training=True, seed=config.seed)
+    validation_data = data.make_dataset(splits["validation"], batch_size, pixels)
+    test_data = data.make_dataset(splits["test"], batch_size, pixels)
 
     # --------------------------------------------------------------------------------------- Model
-    model, tagger = build_model(config, len(class_names), frame_encoder, end_to_end)
-    model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
-                  loss=masked_sparse_crossentropy(pad_id=0),
-                  metrics=[MaskedSparseCategoricalAccuracy(pad_id=0, name="accuracy")])
+    with distribute.scope():  # variables mirrored on every replica under --distribute
+        model, tagger = build_model(config, len(class_names), frame_encoder, end_to_end)
+        model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm),
+                      loss=masked_sparse_crossentropy(pad_id=0),
+                      metrics=[MaskedSparseCategoricalAccuracy(pad_id=0, name="accuracy")])
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
-    steps_per_epoch = math.ceil(len(splits["train"]) / config.batch_size)
+    steps_per_epoch = math.ceil(len(splits["train"]) / batch_size)
     result = fit(model, train_data, validation_data, config, monitor="val_accuracy", mode="max",
                  steps_per_epoch=steps_per_epoch, extra_callbacks=extra_callbacks)
 
@@ -153,7 +157,7 @@ def main(argv=None, extra_callbacks=()):
         "test_videos": len(splits["test"]), "test_frames": splits["test"].frame_count,
         "train_videos": len(splits["train"]), "train_frames": splits["train"].frame_count,
         "epochs_completed": len(result.history), "train_seconds": result.seconds,
-        "frames_per_second_training": result.epochs_this_run * steps_per_epoch * config.batch_size
+        "frames_per_second_training": result.epochs_this_run * steps_per_epoch * batch_size
         * splits["train"].frame_count / max(len(splits["train"]), 1) / result.seconds,
         "data": "sample" if config.sample else "ucf101", "history": result.history,
     }

@@ -38,7 +38,8 @@ def test_quick_offline_path(quick_run):
     encoder_history = (tmp_path / "run" / "encoder" / "history.csv").read_text().splitlines()
     assert len(encoder_history) == 2 and "nan" not in encoder_history[1].lower()
     assert all(np.isfinite(row["loss"]) for row in metrics["history"]), metrics["history"]
-    assert list((tmp_path / "run" / "features").glob("*.npz"))
+    features = tmp_path / "run" / "features"
+    assert list(features.rglob("eval.npz")) and list(features.rglob("train-00000-of-*.tfrecord"))
     saved = json.loads((tmp_path / "export" / "captioner" / "1" / "assets.extra" / "metrics.json").read_text())
     assert saved["encoder_weights"] == "none"
     # TF Serving replays the check requests as warm-up records, under this model's name.
