@@ -17,12 +17,13 @@ APP = "video_tagger"
 DIRECTIONS = ("left", "right", "up", "down")
 MAX_FRAMES, MIN_SIDE, MAX_SIDE = 2000, 16, 1024
 
-# Shapes near every bound, and small arbitrary ones of any rank.
+# Shapes near every bound, and small arbitrary ones of any rank. (Over 2000 frames is refused in
+# tests/apps/video_tagger: 1.5 million JSON numbers are too slow for every property run.)
 edge_shapes = st.sampled_from([(1, 16, 16, 3), (1, 15, 16, 3), (1, 16, 1024, 3), (1, 16, 1025, 3),
-                               (33, 16, 17, 3), (2, 16, 16, 1), (2, 16, 16, 4), (MAX_FRAMES + 1, 16, 16, 3),
+                               (33, 16, 17, 3), (2, 16, 16, 1), (2, 16, 16, 4),
                                (0, 16, 16, 3), (3, 0, 16, 3), (16, 16, 3), (1, 1, 16, 16, 3), (), (5,)])
 small_shapes = st.one_of(
-    st.tuples(st.integers(1, 24), st.integers(12, 48), st.integers(12, 48), st.sampled_from([3, 3, 3, 1, 4])),
+    st.tuples(st.integers(1, 12), st.integers(12, 40), st.integers(12, 40), st.sampled_from([3, 3, 3, 1, 4])),
     st.lists(st.integers(0, 20), max_size=5).map(tuple))
 bad_values = st.sampled_from([-1, 256, 1.5, "7", None, True, [1, 2]])
 
