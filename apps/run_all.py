@@ -79,7 +79,7 @@ def print_table(rows, total_seconds: float) -> None:
     print(f"\n=== Sample predictions, served by a TensorFlow-only process (all apps: {_clock(total_seconds)}) ===\n")
     print(f"{'app':15} {'time':>5}  {'input':60}  answer")
     print(f"{'-' * 15} {'-' * 5}  {'-' * 60}  {'-' * 40}")
-    for app, path, seconds, labels, response in rows:
+    for app, _, seconds, labels, response in rows:
         for index, (label, answer) in enumerate(zip(labels, _answers(response))):
             name, clock = (app, _clock(seconds)) if index == 0 else ("", "")
             label = label if len(label) <= 60 else label[:57] + "..."

@@ -102,7 +102,8 @@ def _translator(result):
 
 def _captioner(result):
     quality = (f"test BLEU-4 {result['bleu4_test']:.3f} ({result.get('best_decoder', '?')}) vs constant baseline "
-               f"{result.get('bleu4_constant_baseline', float('nan')):.3f}; encoder {result.get('encoder_weights', '?')}")
+               f"{result.get('bleu4_constant_baseline', float('nan')):.3f}; "
+               f"encoder {result.get('encoder_weights', '?')}")
     speed = _get(result, "captions_per_second")
     serving = ", ".join(f"{name.replace('_batch_', ' batch ')}: {value['captions_per_second']:.1f}/s"
                         for name, value in speed.items()) if speed else NOT_MEASURED
@@ -149,8 +150,9 @@ def _cells_rows(cells: dict | None) -> list[str]:
     lines = ["| cell | validation nats/char | training | parameters |", "|---|---|---|---|"]
     for cell in ("rnn", "lstm", "gru"):
         if cell in cells:
-            lines.append(f"| {cell.upper()} | {cells[cell]['val_loss_nats']:.3f} | {cells[cell]['train_seconds']:.0f} s "
-                         f"| {cells[cell]['params']:,} |")
+            measured = cells[cell]
+            lines.append(f"| {cell.upper()} | {measured['val_loss_nats']:.3f} | {measured['train_seconds']:.0f} s "
+                         f"| {measured['params']:,} |")
     return lines
 
 
