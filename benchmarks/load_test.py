@@ -1,8 +1,9 @@
 """Load test: each app's export in one TensorFlow-only serving process, many concurrent REST calls for a fixed time.
 
 Usage:
-    python benchmarks/load_test.py                                   # quick-trains every app offline first
-    python benchmarks/load_test.py --models imdb_sentiment=saved_models/imdb_sentiment char_lm=saved_models/char_lm
+    python benchmarks/load_test.py          # every app; those without --models are quick-trained offline first
+    python benchmarks/load_test.py --apps imdb_sentiment char_lm \
+        --models imdb_sentiment=saved_models/imdb_sentiment char_lm=saved_models/char_lm   # given exports
     python benchmarks/load_test.py --seconds 60 --threads 8 --apps imdb_sentiment translator
 
 For each model: start shared/bare_tf.py's REST server (a process that can import only TensorFlow, the stand-in
@@ -188,8 +189,9 @@ def quick_exports(apps, root: pathlib.Path) -> dict[str, pathlib.Path]:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=[], metavar="APP=PATH",
-                        help="exports to test (a version folder or a model folder); default: quick-train each app")
-    parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS, help="which apps (without --models)")
+                        help="exports to test (a version folder or a model folder)")
+    parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS,
+                        help="which apps; those without an export in --models are quick-trained offline first")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured load per model")
     parser.add_argument("--threads", type=int, default=8, help="concurrent client threads")
     parser.add_argument("--warmup-seconds", type=float, default=3.0, help="concurrent warm-up before measuring")
@@ -206,21 +208,21 @@ def main(argv=None):
         if app not in APPS or not path:
             raise ValueError(f"--models takes APP=PATH with APP one of {', '.join(APPS)}; got {item!r}.")
         exports[app] = latest_version(path)
-    temporary = None
-    if not exports:
-        temporary = tempfile.TemporaryDirectory(prefix="load_test_")
-        exports = quick_exports(args.apps, pathlib.Path(temporary.name))
+    apps = [app for app in args.apps if app not in exports]  # no export given: quick-train one
+    temporary = tempfile.TemporaryDirectory(prefix="load_test_") if apps else None
+    quick = quick_exports(apps, pathlib.Path(temporary.name)) if apps else {}
 
     results = {}
-    for app, export in exports.items():
+    for app, export in {**exports, **quick}.items():
         print(f"=== {app}: {args.threads} threads for {args.seconds:.0f} s against {export}", flush=True)
         results[app] = load_test(app, export, args.seconds, args.threads, args.warmup_seconds,
                                  args.memory_tolerance_mib, args.memory_tolerance_fraction)
+        results[app]["quick_trained_export"] = app in quick
         print(json.dumps(results[app]), flush=True)
     if temporary:
         temporary.cleanup()
 
-    report = {"app": "load_test", "results": results, "trained_quick_exports": temporary is not None,
+    report = {"app": "load_test", "results": results, "trained_quick_exports": sorted(quick),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "command": " ".join(["python benchmarks/load_test.py", *(argv if argv is not None else sys.argv[1:])])}
     output = pathlib.Path(args.output)

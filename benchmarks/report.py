@@ -134,12 +134,13 @@ def _load_test_rows(load: dict | None) -> list[str]:
                      f"| {latency.get('p99', float('nan')):.1f} ms | {result['errors']} "
                      f"| {rss.get('after_warmup', float('nan')):.0f} -> {rss.get('end', float('nan')):.0f} MiB "
                      f"| {'yes' if result.get('memory_bounded') else 'NO'} |")
+    quick = load.get("trained_quick_exports") or []
     threads = {result.get("threads") for result in load.get("results", {}).values()}
     seconds = {round(result.get("seconds", 0)) for result in load.get("results", {}).values()}
     lines.append("")
     lines.append(f"{'/'.join(map(str, sorted(threads)))} client threads for {'/'.join(map(str, sorted(seconds)))} s "
                  f"per model, one input per request, REST to a TensorFlow-only server process"
-                 f"{' (quick-trained exports)' if load.get('trained_quick_exports') else ''}; "
+                 f"{'; quick-trained exports: ' + ', '.join(quick) if quick else ''}; "
                  f"`{load.get('command', 'python benchmarks/load_test.py')}`.")
     return lines
 

@@ -10,14 +10,15 @@ from benchmarks import load_test
 def test_short_load_test_of_the_sentiment_export(quick_runs, tmp_path):
     export = quick_runs("imdb_sentiment")[1]["export_path"]
     output = tmp_path / "load_test.json"
-    report = load_test.main(["--models", f"imdb_sentiment={export}", "--seconds", "3", "--threads", "4",
-                             "--warmup-seconds", "1", "--output", str(output)])
+    report = load_test.main(["--apps", "imdb_sentiment", "--models", f"imdb_sentiment={export}", "--seconds", "3",
+                             "--threads", "4", "--warmup-seconds", "1", "--output", str(output)])
     assert json.loads(output.read_text()) == report
     result = report["results"]["imdb_sentiment"]
     assert result["requests"] > 0 and result["errors"] == 0 and result["statuses"] == {"200": result["requests"]}
     assert result["server_alive"] and result["memory_bounded"], result["rss_mib"]
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"] <= result["latency_ms"]["max"]
-    assert result["requests_per_second"] > 0
+    assert result["requests_per_second"] > 0 and not result["quick_trained_export"]
+    assert report["trained_quick_exports"] == []
 
 
 def test_example_requests_are_single_inputs_the_exports_accept(quick_runs):
