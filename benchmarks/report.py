@@ -37,14 +37,8 @@ ANCHORS = {
                   "reports no BLEU (issue 5)"),
     "video_tagger": ("frame accuracy >= 0.90 with the per-frame baseline near chance, <= 30 min (issue 6)", "n/a"),
 }
-# Training-curve and other pictures the apps keep (shown when the file exists).
-IMAGES = {
-    "imdb_sentiment": ["apps/imdb_sentiment/images/training_curves.png"],
-    "char_lm": ["apps/char_lm/images/cells_comparison.png", "apps/char_lm/images/cells_shakespeare.png"],
-    "translator": ["apps/translator/attention_translator.png"],
-    "captioner": ["apps/captioner/images/training_curves.png"],
-    "video_tagger": ["apps/video_tagger/images/moving_square.png"],
-}
+# Training curves and other pictures: every PNG the apps keep beside their READMEs.
+IMAGE_PATTERNS = ("images/*.png", "*.png")
 
 
 def _load(results: pathlib.Path, name: str) -> dict | None:
@@ -97,7 +91,11 @@ def _translator(result):
     serving = (f"greedy {speed['greedy']['batch_1']:.0f} / {speed['greedy']['batch_32']:.0f}, beam "
                f"{speed['beam']['batch_1']:.0f} / {speed['beam']['batch_32']:.0f} translations/s at batch 1 / 32"
                if speed else NOT_MEASURED)
-    return quality, _minutes(result.get("train_seconds")), serving
+    best_direction = _get(result, "train_seconds_per_direction", direction)
+    training = _minutes(result.get("train_seconds"))
+    if best_direction is not None and len(result.get("train_seconds_per_direction", {})) > 1:
+        training = f"{_minutes(best_direction)} ({direction}); {training} for every direction"
+    return quality, training, serving
 
 
 def _captioner(result):
@@ -111,7 +109,7 @@ def _captioner(result):
 
 
 def _video_tagger(result):
-    quality = (f"frame accuracy {result['frame_accuracy']:.3f} (causal {result.get('causal_frame_accuracy', 0):.3f}, "
+    quality = (f"frame accuracy {result['frame_accuracy']:.4f} (causal {result.get('causal_frame_accuracy', 0):.3f}, "
                f"per-frame baseline {result.get('baseline_frame_accuracy', 0):.3f}); F1@50 "
                f"{result.get('segment_f1', float('nan')):.3f}; edit {result.get('edit_score', float('nan')):.1f}")
     fps = result.get("frames_per_second")
@@ -194,9 +192,10 @@ def render(results: pathlib.Path = RESULTS) -> str:
     lines += ["## Recurrent cells on tinyshakespeare (same budget)", "", *_cells_rows(_load(results, "char_lm_cells")),
               ""]
     lines += ["## Pictures", ""]
-    for app, images in IMAGES.items():
-        present = [image for image in images if (ROOT / image).exists()]
-        links = ", ".join(f"[{pathlib.Path(image).name}](../{image})" for image in present) or "none yet"
+    for app in ROWS:
+        images = sorted(path.relative_to(ROOT).as_posix() for pattern in IMAGE_PATTERNS
+                        for path in (ROOT / "apps" / app).glob(pattern))
+        links = ", ".join(f"[{pathlib.Path(image).name}](../{image})" for image in images) or "none yet"
         lines.append(f"- {app}: {links}")
     return "\n".join(lines) + "\n"
 
