@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import time
 
 from shared.serving import b64, check_saved_model
@@ -60,6 +61,32 @@ APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "translator": _sentence
         "video_tagger": _video}
 
 
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _answers(response) -> list:
+    """One printable answer per input of a REST response."""
+    answers = response["predictions"] if "predictions" in response else response["outputs"]
+    if isinstance(answers, dict):  # one example with several named outputs (the video tagger)
+        answers = [" ".join(answers["tags"]) if "tags" in answers else answers]
+    return [answer if isinstance(answer, str) else json.dumps(answer) for answer in answers]
+
+
+def print_table(rows, total_seconds: float) -> None:
+    """The final table: app, what each input shows, and the served answer, one line per input."""
+    print(f"\n=== Sample predictions, served by a TensorFlow-only process (all apps: {_clock(total_seconds)}) ===\n")
+    print(f"{'app':15} {'time':>5}  {'input':60}  answer")
+    print(f"{'-' * 15} {'-' * 5}  {'-' * 60}  {'-' * 40}")
+    for app, _, seconds, labels, response in rows:
+        for index, (label, answer) in enumerate(zip(labels, _answers(response))):
+            name, clock = (app, _clock(seconds)) if index == 0 else ("", "")
+            label = label if len(label) <= 60 else label[:57] + "..."
+            print(f"{name:15} {clock:>5}  {label:60}  {answer[:100]}")
+    print("\nExports: " + ", ".join(path for _, path, *_ in rows))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few steps per app (smoke test)")
@@ -67,25 +94,26 @@ def main(argv=None):
     parser.add_argument("--export-dir", default="saved_models", help="export root")
     args = parser.parse_args(argv)
 
-    rows = []
-    for app in args.apps:
-        print(f"\n=== {app}: train on offline data, export, check ===", flush=True)
+    rows, begun = [], time.perf_counter()
+
+    def progress(number, app, step):
+        print(f"\n[{number}/{len(args.apps)} {app} | {_clock(time.perf_counter() - begun)} elapsed] {step}", flush=True)
+
+    for number, app in enumerate(args.apps, start=1):
         started = time.perf_counter()
+        progress(number, app, "training on offline data, then exporting")
         train = importlib.import_module(f"apps.{app}.train")
         metrics = train.main(["--sample", "--export-dir", args.export_dir] + (["--quick"] if args.quick else []))
+        progress(number, app, f"checking {metrics['export_path']} in a TensorFlow-only process")
         request, labels = APPS[app]()
         report = check_saved_model(metrics["export_path"], [request])
-        rows.append((app, metrics["export_path"], time.perf_counter() - started, labels,
-                     report["results"][0]["response"]))
+        result = report["results"][0]
+        if result["status"] != 200:
+            raise RuntimeError(f"{app}: the export refused its sample request: {result['response']}")
+        rows.append((app, metrics["export_path"], time.perf_counter() - started, labels, result["response"]))
+        progress(number, app, f"done in {_clock(time.perf_counter() - started)}")
 
-    print("\n=== Sample predictions, served by a TensorFlow-only process ===")
-    for app, path, seconds, labels, response in rows:
-        print(f"\n{app}  ({path}, {seconds:.0f} s)")
-        answers = response["predictions"] if "predictions" in response else response["outputs"]
-        if isinstance(answers, dict):  # one example with several named outputs (the video tagger)
-            answers = [" ".join(answers["tags"]) if "tags" in answers else answers]
-        for label, answer in zip(labels, answers):
-            print(f"  {label[:70]:72} -> {answer}")
+    print_table(rows, time.perf_counter() - begun)
     return rows
 
 

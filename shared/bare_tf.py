@@ -82,6 +82,18 @@ def _encode(array, output_name):
     return array
 
 
+def _check_integers(value, name, dtype):
+    """Refuse what tf.constant would silently wrap: -1 as a uint8 is 255, 2**32 + 5 as an int32 is 5."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, bool) or (isinstance(item, int) and not dtype.min <= item <= dtype.max):
+            raise ValueError(f"input {name!r} takes {dtype.name} values ({dtype.min} to {dtype.max}); "
+                             f"got {item!r}")
+
+
 def _to_tensors(columns, signature):
     specs = signature.structured_input_signature[1]
     unknown = set(columns) - set(specs)
@@ -89,8 +101,15 @@ def _to_tensors(columns, signature):
     if unknown or missing:
         raise ValueError(f"inputs must be exactly {sorted(specs)}; unknown {sorted(unknown)}, "
                          f"missing {sorted(missing)}")
-    return {name: tf.constant(_as_bytes(columns[name]) if specs[name].dtype == tf.string else columns[name],
-                              dtype=specs[name].dtype) for name in specs}
+    tensors = {}
+    for name, spec in specs.items():
+        value = columns[name]
+        if spec.dtype == tf.string:
+            value = _as_bytes(value)
+        elif spec.dtype.is_integer:
+            _check_integers(value, name, spec.dtype)
+        tensors[name] = tf.constant(value, dtype=spec.dtype)
+    return tensors
 
 
 def request_columns(request, input_names):
@@ -127,6 +146,8 @@ def response_body(outputs, columnar):
 
 def predict(loaded, request):
     """Answer one TF Serving REST predict request (a dict) with the response dict."""
+    if not isinstance(request, dict):
+        raise ValueError(f"a request must be a JSON object, got {type(request).__name__}")
     name = request.get("signature_name", "serving_default")
     if name not in loaded.signatures:
         raise ValueError(f"no signature {name!r}; this model has {sorted(loaded.signatures)}")
@@ -226,9 +247,12 @@ def serve(loaded, model_name, port):
                 return self._reply({"error": f"Servable not found for request: {self.path}"}, 404)
             try:
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            except (ValueError, UnicodeDecodeError) as error:
+            except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested too deep
                 return self._reply({"error": f"JSON Parse error: {error}"}, 400)
-            body, status = answer(loaded, request)
+            try:
+                body, status = answer(loaded, request)
+            except Exception as error:  # noqa: BLE001  a bug here must not leave the client without an answer
+                body, status = {"error": f"internal error: {type(error).__name__}: {str(error)[:2000]}"}, 500
             self._reply(body, status)
 
         def log_message(self, *args):  # keep test output quiet

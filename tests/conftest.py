@@ -1,5 +1,6 @@
-"""Shared test fixtures: quiet TensorFlow, the real-data folder, and a tiny exported model."""
+"""Shared test fixtures: quiet TensorFlow, the real-data folder, and one quick export per app."""
 
+import importlib
 import os
 import pathlib
 
@@ -23,3 +24,32 @@ def real_data(relative: str) -> pathlib.Path:
 def quick_argv(tmp_path, *extra):
     """train.py flags for a quick run whose outputs and exports stay inside `tmp_path`."""
     return ["--quick", "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export"), *extra]
+
+
+# The flags of each app's quick offline run: the app tests and the serving tests (tests/serving/) share
+# one run per app and test session, so each quick training is paid for once.
+QUICK_FLAGS = {
+    "imdb_sentiment": ("--sample",),
+    "char_lm": ("--sample", "--epochs", "2"),
+    "translator": ("--sample", "--direction", "es-en"),
+    "captioner": ("--sample",),
+    "video_tagger": ("--sample",),
+}
+
+
+@pytest.fixture(scope="session")
+def quick_runs(tmp_path_factory):
+    """A function: app name -> (tmp_path, metrics) of that app's quick offline train-and-export.
+
+    Trained on first use, then cached for the session; the export is `metrics["export_path"]`.
+    """
+    runs = {}
+
+    def run(app):
+        if app not in runs:
+            tmp_path = tmp_path_factory.mktemp(app)
+            train = importlib.import_module(f"apps.{app}.train")
+            runs[app] = (tmp_path, train.main(quick_argv(tmp_path, *QUICK_FLAGS[app])))
+        return runs[app]
+
+    return run

@@ -24,9 +24,9 @@ def _argv(tmp_path, *extra):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("captioner")
-    return tmp_path, train.main(_argv(tmp_path))
+def quick_run(quick_runs):
+    """One quick offline train-and-export (tests/conftest.py), shared by the tests that read it."""
+    return quick_runs("captioner")
 
 
 def test_quick_offline_path(quick_run):

@@ -21,11 +21,9 @@ from tests.conftest import real_data
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """One quick offline train-and-export (stdlib source), shared by the tests that read its results."""
-    tmp_path = tmp_path_factory.mktemp("quick")
-    metrics = train.main(_argv(tmp_path, "--sample", "--epochs", "2"))
-    return tmp_path, metrics
+def quick_run(quick_runs):
+    """One quick offline train-and-export (stdlib source; tests/conftest.py), shared by the tests that read it."""
+    return quick_runs("char_lm")
 
 
 @pytest.fixture(scope="module")

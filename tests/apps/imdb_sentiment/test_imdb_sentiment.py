@@ -23,11 +23,9 @@ from tests.conftest import real_data
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """One quick offline train-and-export, shared by the tests that only read its results."""
-    tmp_path = tmp_path_factory.mktemp("quick")
-    metrics = train.main(_argv(tmp_path, "--sample"))
-    return tmp_path, metrics
+def quick_run(quick_runs):
+    """One quick offline train-and-export (tests/conftest.py), shared by the tests that only read it."""
+    return quick_runs("imdb_sentiment")
 
 
 def test_quick_offline_path_writes_everything(quick_run):

@@ -25,11 +25,9 @@ from tests.conftest import real_data
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """One quick offline train-and-export (Spanish -> English), shared by the tests that read it."""
-    tmp_path = tmp_path_factory.mktemp("quick")
-    metrics = train.main(_argv(tmp_path, "--sample", "--direction", "es-en"))
-    return tmp_path, metrics
+def quick_run(quick_runs):
+    """One quick offline train-and-export (Spanish -> English; tests/conftest.py), shared by the tests that read it."""
+    return quick_runs("translator")
 
 
 def _tiny(attention="luong", cell="gru", seed=0):

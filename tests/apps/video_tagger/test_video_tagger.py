@@ -25,10 +25,9 @@ def _argv(tmp_path, *extra):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """One quick offline train-and-export on generated videos, shared by the tests that read its results."""
-    tmp_path = tmp_path_factory.mktemp("quick")
-    return tmp_path, train.main(_argv(tmp_path, "--sample"))
+def quick_run(quick_runs):
+    """One quick offline train-and-export on generated videos (tests/conftest.py), for the tests that read it."""
+    return quick_runs("video_tagger")
 
 
 def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
