@@ -49,6 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402  (the blocker and the log level come first)
 from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
 from tensorflow.python.framework import op_def_registry  # noqa: E402
+import numpy as np  # noqa: E402  (what TensorFlow itself installs)
 
 
 def _decode(value):
@@ -94,6 +95,24 @@ def _check_integers(value, name, dtype):
                              f"got {item!r}")
 
 
+def _integers(value, name, dtype):
+    """An integer input, range-checked. A rectangular all-integer value (video frames: ~10^5 numbers) is
+    checked and converted by numpy at once; anything else (bools, floats, ragged or huge numbers) takes the
+    item-by-item path, so its error is the same either way."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, OverflowError):  # ragged lists, numbers beyond int64
+        array = None
+    if array is not None and array.dtype.kind in "iu":
+        if array.size and (array.min() < dtype.min or array.max() > dtype.max):
+            bad = array.min() if array.min() < dtype.min else array.max()
+            raise ValueError(f"input {name!r} takes {dtype.name} values ({dtype.min} to {dtype.max}); "
+                             f"got {int(bad)!r}")
+        return array.astype(dtype.as_numpy_dtype)
+    _check_integers(value, name, dtype)
+    return value
+
+
 def _to_tensors(columns, signature):
     specs = signature.structured_input_signature[1]
     unknown = set(columns) - set(specs)
@@ -107,7 +126,7 @@ def _to_tensors(columns, signature):
         if spec.dtype == tf.string:
             value = _as_bytes(value)
         elif spec.dtype.is_integer:
-            _check_integers(value, name, spec.dtype)
+            value = _integers(value, name, spec.dtype)
         tensors[name] = tf.constant(value, dtype=spec.dtype)
     return tensors
 
