@@ -8,6 +8,9 @@ Usage:
    `none` (what these machines have: ImageNet weights cannot be downloaded here), InceptionV3 is first
    trained on the caption data itself, to predict which of the most frequent content words occur in an
    image's captions (one sigmoid per word). It learns "dog", "snow", "water", "red" from the pictures.
+   The trained weights go to <output-dir>/encoder/<recipe key>/, the key naming everything that shapes
+   them (input size, words, epochs, precision, learning rate, seed, data): a run reuses an encoder only
+   when it would have trained the same one (an encoder from a `--quick` smoke run is never picked up).
 2. Features. Each image goes once through `shared.vision.decode_and_preprocess` (the exported graph's own
    function) and the float32 encoder; the pooled vectors are stored in <output-dir>/features/<key>/, the key
    naming the encoder weights, input size and data, so a new encoder never reuses stale features. The
@@ -78,6 +81,23 @@ def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, 
     return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def encoder_recipe(config, splits) -> dict:
+    """Everything that decides what `train_encoder` learns: equal recipes, interchangeable encoders."""
+    images = "".join(i for name in ("train", "validation") for i in splits[name].image_ids)
+    return {"image_size": config.image_size, "encoder_words": config.encoder_words,
+            "encoder_epochs": config.encoder_epochs, "encoder_minutes": config.encoder_minutes,
+            "encoder_batch_size": config.encoder_batch_size, "encoder_precision": config.encoder_precision,
+            "encoder_learning_rate": config.encoder_learning_rate, "clipnorm": config.clipnorm,
+            "seed": config.seed, "replicas": distribute.replicas(),
+            "images": hashlib.sha1(images.encode()).hexdigest()[:12]}
+
+
+def encoder_folder(config, splits) -> pathlib.Path:
+    """<run dir>/encoder/<key of the recipe>: where `train_encoder` writes and `resolve_encoder` looks."""
+    recipe = json.dumps(encoder_recipe(config, splits), sort_keys=True)
+    return config.run_dir / "encoder" / hashlib.sha1(recipe.encode()).hexdigest()[:10]
+
+
 def train_encoder(config, splits) -> pathlib.Path:
     """Train InceptionV3 (random start) on word presence; returns its float32 weights file.
 
@@ -85,7 +105,9 @@ def train_encoder(config, splits) -> pathlib.Path:
     convolutions several times faster); the weights are then copied into a float32 encoder, which is what
     features and exports use everywhere.
     """
-    folder = config.run_dir / "encoder"
+    folder = encoder_folder(config, splits)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "recipe.json").write_text(json.dumps(encoder_recipe(config, splits), indent=2, sort_keys=True) + "\n")
     words = content_words(splits["train"].captions, config.encoder_words)
     labels = {name: word_presence(split.captions, words) for name, split in splits.items()}
     with distribute.scope():  # variables mirrored on every replica under --distribute
@@ -122,9 +144,11 @@ def train_encoder(config, splits) -> pathlib.Path:
     return path
 
 
-def encoder_train_seconds(config) -> float | None:
-    """Seconds this run spent training its encoder (every process, resumes included); None if it trained none."""
-    log = config.run_dir / "encoder" / "train_seconds.json"
+def encoder_train_seconds(config, splits) -> float | None:
+    """Seconds spent training this run's encoder (every process, resumes included); None if it trained none."""
+    if config.inception_weights != "none":
+        return None
+    log = encoder_folder(config, splits) / "train_seconds.json"
     return sum(json.loads(log.read_text()).values()) if log.exists() else None
 
 
@@ -132,7 +156,7 @@ def resolve_encoder(config, splits) -> tuple[keras.Model, str]:
     """(float32 encoder, identity) for the configured weights, training one first when asked to."""
     weights = config.inception_weights
     if weights == "none":
-        trained = config.run_dir / "encoder" / "encoder.weights.h5"
+        trained = encoder_folder(config, splits) / "encoder.weights.h5"  # only one trained the same way
         if not trained.exists():
             if config.encoder_epochs > 0:
                 trained = train_encoder(config, splits)

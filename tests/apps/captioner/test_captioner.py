@@ -34,8 +34,9 @@ def test_quick_offline_path(quick_run):
     assert metrics["encoder_weights"] == "none" and metrics["encoder_identity"].startswith("trained-")
     for decoder in ("greedy", "beam"):
         assert set(metrics["bleu"][decoder]) == {"bleu1", "bleu2", "bleu3", "bleu4"}
-    assert (tmp_path / "run" / "encoder" / "encoder.weights.h5").exists()
-    encoder_history = (tmp_path / "run" / "encoder" / "history.csv").read_text().splitlines()
+    [encoder_folder] = (tmp_path / "run" / "encoder").iterdir()  # one recipe, one trained encoder
+    assert (encoder_folder / "encoder.weights.h5").exists() and (encoder_folder / "recipe.json").exists()
+    encoder_history = (encoder_folder / "history.csv").read_text().splitlines()
     assert len(encoder_history) == 2 and "nan" not in encoder_history[1].lower()
     assert all(np.isfinite(row["loss"]) for row in metrics["history"]), metrics["history"]
     features = tmp_path / "run" / "features"
@@ -83,6 +84,22 @@ def test_cache_preprocessing_equals_the_exported_graph(quick_run):
     graph_features = encoder(pixels).numpy()
     np.testing.assert_allclose(cached.astype(np.float32), graph_features, rtol=2e-3, atol=2e-3)
     assert "serving_default" in served.signatures
+
+
+def test_a_trained_encoder_is_reused_only_for_the_same_recipe(quick_run):
+    """Regression: a --sample run once picked up the 1-epoch encoder a --quick run had left in runs/captioner."""
+    tmp_path, _ = quick_run
+    config = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
+    splits = data.load_sample(config.seed, {"train": 16, "validation": 16, "test": 16})
+    same = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
+    assert prepare.encoder_folder(same, splits) == prepare.encoder_folder(config, splits)
+    for change in (["--encoder-epochs", "3"], ["--image-size", "96"], ["--encoder-words", "25"], ["--seed", "7"],
+                   ["--encoder-precision", "mixed_bfloat16"]):
+        other = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path, *change)))
+        assert prepare.encoder_folder(other, splits) != prepare.encoder_folder(config, splits), change
+        assert not (prepare.encoder_folder(other, splits) / "encoder.weights.h5").exists()
+    more_images = data.load_sample(config.seed, {"train": 20, "validation": 16, "test": 16})
+    assert prepare.encoder_folder(config, more_images) != prepare.encoder_folder(config, splits)
 
 
 def test_teacher_forcing_shifts_targets_by_one():
