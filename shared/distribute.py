@@ -165,6 +165,27 @@ def global_batch_size(config: TrainConfig) -> int:
     return config.batch_size * replicas()
 
 
+def in_cross_worker_mode() -> bool:
+    """Whether the active strategy spans several worker processes (Keras' own test for that code path)."""
+    active = strategy()
+    return (isinstance(active, tf.distribute.MultiWorkerMirroredStrategy)
+            and active.extended._in_multi_worker_mode())
+
+
+def any_worker(flag: bool) -> bool:
+    """True on every worker when `flag` is True on at least one of them (a collective: all must call it).
+
+    A decision one process takes alone, such as stopping at a time budget, would leave the others waiting
+    forever at the next gradient all-reduce; this makes it a decision of the whole cluster. Outside
+    cross-worker mode it returns `flag` unchanged, at no cost.
+    """
+    if not in_cross_worker_mode():
+        return flag
+    active = strategy()
+    votes = active.run(lambda: tf.constant(1.0 if flag else 0.0))
+    return float(active.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
+
+
 def prepare_model(model) -> None:
     """Work around two Keras 3.15 failures of `fit`/`evaluate` under MultiWorkerMirroredStrategy.
 
@@ -179,10 +200,7 @@ def prepare_model(model) -> None:
     The step's computation is Keras' own, unchanged; under `none`, `mirrored` and a one-worker cluster
     nothing is patched.
     """
-    active = strategy()
-    # Keras' own test for the cross-worker code path (a one-worker cluster takes the local path).
-    if not (isinstance(active, tf.distribute.MultiWorkerMirroredStrategy)
-            and active.extended._in_multi_worker_mode()):
+    if not in_cross_worker_mode():  # a one-worker cluster takes Keras' local path
         return
     for name in ("train_step", "test_step"):
         setattr(model, name, _with_leading_axis(getattr(model, name)))

@@ -13,6 +13,8 @@ import uuid
 
 import keras
 
+from shared import distribute
+
 
 class TimeBudget(keras.callbacks.Callback):
     """Stops training when the next step would overrun the budget, keeping time for validation.
@@ -20,7 +22,10 @@ class TimeBudget(keras.callbacks.Callback):
     Checked after every batch: if the time spent plus the last validation's duration (x1.2) reaches the
     budget, `model.stop_training` is set, so the epoch ends, validation runs once more and the best
     checkpoint is kept. The budget applies to each process (a resumed run gets `minutes` afresh: pass what
-    is left).
+    is left). Under `--distribute multi-worker` the workers vote after every step (`distribute.any_worker`)
+    and all stop at the same step as soon as one of them is out of time; one worker stopping alone would
+    leave the others waiting at the next gradient all-reduce. Every worker must then get a budget (the
+    same command does that), since only workers with one take part in the vote.
 
     With a `log_path`, each process also records its wall time there ({process id: seconds}, updated every
     epoch) so that `total_seconds()` is the training time of the whole run, resumes included.
@@ -80,5 +85,5 @@ class TimeBudget(keras.callbacks.Callback):
         self.steps += 1
         if self.budget is not None:
             spent = time.perf_counter() - self.started
-            if spent + self.validation_seconds * 1.2 >= self.budget:
+            if distribute.any_worker(spent + self.validation_seconds * 1.2 >= self.budget):
                 self.model.stop_training = True

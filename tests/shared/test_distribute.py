@@ -175,6 +175,32 @@ def test_two_workers_train_in_sync_and_only_the_chief_exports(tmp_path):
         assert "(chief)" in cluster.output(0) and "writing only to" in cluster.output(1)
 
 
+def test_a_time_budget_stops_every_worker_at_the_same_step(tmp_path):
+    """Worker 0 has no time left, worker 1 has hours: both stop after step 1 instead of worker 1 hanging."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    processes, logs = [], []
+    try:
+        for index, minutes in enumerate(("0", "600")):
+            env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+            logs.append(open(tmp_path / f"budget-{index}.log", "w"))
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "tests.shared.budget_worker", minutes, str(tmp_path / f"steps-{index}")],
+                cwd=REPO, env=env, stdout=logs[-1], stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        codes = [process.wait(timeout=max(1, deadline - time.monotonic())) for process in processes]
+        outputs = [pathlib.Path(log.name).read_text()[-3000:] for log in logs]
+        assert codes == [0, 0], "\n\n".join(outputs)
+        assert [(tmp_path / f"steps-{index}").read_text() for index in (0, 1)] == ["1", "1"], outputs
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        for log in logs:
+            log.close()
+
+
 def _epochs_logged(run_dir):
     with (run_dir / "history.csv").open() as rows:
         return [int(row["epoch"]) for row in csv.DictReader(rows)]
