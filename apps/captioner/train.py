@@ -62,8 +62,9 @@ class Config(TrainConfig):
     encoder_learning_rate: float = option(1e-3, "Adam's step size for the encoder's training.")
     encoder_batch_size: int = option(32, "Images per encoder training step.")
     encoder_precision: str = option(
-        "float32", "Encoder training arithmetic. mixed_bfloat16 trains about 2x faster on CPUs with AMX or "
-                   "AVX512-BF16 (measured here); float32 is the default because CPUs without them run it slower.",
+        "float32", "Encoder training arithmetic. mixed_bfloat16 is faster on CPUs with AMX (2x in a micro-benchmark "
+                   "here) and trained the --sample encoder well, but diverged (NaN) in its first Flickr8k epoch "
+                   "here, so float32 is the default.",
         choices=("float32", "mixed_bfloat16"))
     vocab_size: int = option(5000, "Caption vocabulary, specials included; Flickr8k has about 8,900 words.")
     max_caption_tokens: int = option(20, "Training captions are cut here (Flickr8k averages 11 words).")
