@@ -11,6 +11,10 @@ SavedModel signature:
 is per-step information to collect (attention weights), or anything when not needed. Both loops stop
 when every row has produced `end_id` or after `max_length` steps, whichever comes first, and always
 run at least one step (so an empty batch still has well-defined shapes).
+
+`no_repeat_ngram=n` (both loops; 0 turns it off) forbids any token that would write an n-gram the row
+has already written. A weak decoder otherwise loops ("a man in a red shirt and a red shirt and a red
+shirt ..."); the block is the standard remedy in captioning and summarization.
 """
 
 from __future__ import annotations
@@ -31,8 +35,27 @@ def _ban(logits: tf.Tensor, banned_ids: typing.Sequence[int]) -> tf.Tensor:
     return tf.where(banned, tf.cast(NEG_INF, logits.dtype), logits)
 
 
+def _ban_repeats(logits: tf.Tensor, written: tf.Tensor, n: int) -> tf.Tensor:
+    """Logits [rows, vocab] with every token that would repeat an `n`-gram of `written` [rows, t] made impossible.
+
+    The last n-1 written tokens are the prefix; wherever the same n-1 tokens occur earlier in the row, the
+    token that followed them there is banned now.
+    """
+    if n < 1:
+        return logits
+    windows = tf.signal.frame(written, n, 1, axis=1)  # [rows, t - n + 1, n]: every n-gram written so far
+    # The last n-1 tokens; -1 (no token) fills in before n-1 are written, when there are no windows anyway.
+    padded = tf.concat([tf.fill([tf.shape(written)[0], n - 1], -1), written], axis=1)
+    prefix = padded[:, tf.shape(padded)[1] - (n - 1):]
+    same = tf.reduce_all(tf.equal(windows[:, :, :n - 1], prefix[:, None, :]), axis=2)
+    followers = tf.one_hot(windows[:, :, n - 1], tf.shape(logits)[-1], on_value=True, off_value=False)
+    banned = tf.reduce_any(tf.logical_and(followers, same[:, :, None]), axis=1)
+    return tf.where(banned, tf.cast(NEG_INF, logits.dtype), logits)
+
+
 def greedy_decode(step_fn, states, batch_size, start_id: int, end_id: int, max_length,
-                  banned_ids: typing.Sequence[int] = (), pad_id: int = 0, extra_dtype=tf.float32):
+                  banned_ids: typing.Sequence[int] = (), pad_id: int = 0, extra_dtype=tf.float32,
+                  no_repeat_ngram: int = 0):
     """The most likely next token at every step.
 
     Returns:
@@ -41,7 +64,7 @@ def greedy_decode(step_fn, states, batch_size, start_id: int, end_id: int, max_l
     """
     tokens = tf.fill([batch_size], tf.constant(start_id, tf.int32))
     finished = tf.zeros([batch_size], tf.bool)
-    written = tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=tf.TensorShape([None]))
+    written = tf.zeros([batch_size, 0], tf.int32)
     extras = tf.TensorArray(extra_dtype, size=0, dynamic_size=True, infer_shape=False)
 
     def keep_going(step, tokens, states, finished, written, extras):
@@ -50,14 +73,19 @@ def greedy_decode(step_fn, states, batch_size, start_id: int, end_id: int, max_l
 
     def body(step, tokens, states, finished, written, extras):
         logits, states, extra = step_fn(tokens, states)
-        chosen = tf.argmax(_ban(logits, banned_ids), axis=-1, output_type=tf.int32)
+        logits = _ban_repeats(_ban(logits, banned_ids), written, no_repeat_ngram)
+        chosen = tf.argmax(logits, axis=-1, output_type=tf.int32)
         chosen = tf.where(finished, tf.constant(pad_id, tf.int32), chosen)  # ended rows only pad
         finished = tf.logical_or(finished, chosen == end_id)
-        return step + 1, chosen, states, finished, written.write(step, chosen), extras.write(step, extra)
+        written = tf.concat([written, chosen[:, None]], axis=1)
+        return step + 1, chosen, states, finished, written, extras.write(step, extra)
 
-    _, _, _, _, written, extras = tf.while_loop(
-        keep_going, body, (tf.constant(0), tokens, states, finished, written, extras))
-    tokens = tf.transpose(written.stack(), [1, 0])
+    invariants = (tf.TensorShape([]), tf.TensorShape([None]),
+                  tf.nest.map_structure(lambda s: tf.TensorShape([None]).concatenate(s.shape[1:]), states),
+                  tf.TensorShape([None]), tf.TensorShape([None, None]), tf.TensorShape(None))
+    _, _, _, _, tokens, extras = tf.while_loop(
+        keep_going, body, (tf.constant(0), tokens, states, finished, written, extras),
+        shape_invariants=invariants)
     extras = extras.stack()  # [steps, batch, ...]
     extras = tf.transpose(extras, tf.concat([[1, 0], tf.range(2, tf.rank(extras))], axis=0))
     return tokens, extras
@@ -70,7 +98,7 @@ def tile_beams(tensor: tf.Tensor, beam_size: int) -> tf.Tensor:
 
 def beam_search(step_fn, states, batch_size, beam_size: int, start_id: int, end_id: int, max_length,
                 banned_ids: typing.Sequence[int] = (), pad_id: int = 0, length_penalty: float = 1.0,
-                extra_template: tf.Tensor | None = None):
+                extra_template: tf.Tensor | None = None, no_repeat_ngram: int = 0):
     """Keep the `beam_size` most likely partial outputs per row, extend each by every token, keep the best.
 
     `states` (and whatever `step_fn` reads, e.g. the encoder's outputs) must already be tiled to
@@ -111,7 +139,9 @@ def beam_search(step_fn, states, batch_size, beam_size: int, start_id: int, end_
 
     def body(step, tokens, states, scores, finished, lengths, sequences, history):
         logits, states, extra = step_fn(tokens, states)
-        log_probs = tf.nn.log_softmax(_ban(tf.cast(logits, tf.float32), banned_ids), axis=-1)
+        logits = _ban_repeats(_ban(tf.cast(logits, tf.float32), banned_ids),
+                              tf.reshape(sequences, [rows * k, -1]), no_repeat_ngram)
+        log_probs = tf.nn.log_softmax(logits, axis=-1)
         vocab = tf.shape(log_probs)[-1]
         log_probs = tf.reshape(log_probs, [rows, k, vocab])
         pad_only = tf.where(tf.range(vocab) == pad_id, 0.0, NEG_INF)

@@ -30,7 +30,8 @@ class CaptionWriter:
     def greedy_from_features(self, features):
         states = self.decoder.encode(features)
         tokens, _ = greedy_decode(self.decoder.step, states, tf.shape(features)[0], START, END,
-                                  self.config.max_output_tokens, banned_ids=(PAD, START))
+                                  self.config.max_output_tokens, banned_ids=(PAD, START),
+                                  no_repeat_ngram=self.config.no_repeat_ngram)
         return ids_to_text(tokens, self.vocabulary)
 
     def beam_from_features(self, features):
@@ -38,7 +39,8 @@ class CaptionWriter:
         states = [tile_beams(state, k) for state in self.decoder.encode(features)]
         tokens, _, _ = beam_search(self.decoder.step, states, tf.shape(features)[0], k, START, END,
                                    self.config.max_output_tokens, banned_ids=(PAD, START),
-                                   length_penalty=self.config.length_penalty)
+                                   length_penalty=self.config.length_penalty,
+                                   no_repeat_ngram=self.config.no_repeat_ngram)
         return ids_to_text(tokens, self.vocabulary)
 
     def serve_beam(self, image_bytes):

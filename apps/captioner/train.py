@@ -75,6 +75,9 @@ class Config(TrainConfig):
     beam_size: int = option(3, "Beams kept by serving_default's beam search.")
     length_penalty: float = option(1.0, "Beam ranking by log-probability / length ** penalty (0: raw sum).")
     max_output_tokens: int = option(25, "A caption stops at [end] or after this many words.")
+    no_repeat_ngram: int = option(
+        0, "Greedy and beam search never write the same n-gram twice in a caption (0: off); breaks the "
+           "loops a weak decoder falls into. benchmarks/captioner_decoding.py measures it.")
     max_images: int | None = option(None, "Use only this many images per split (--quick sets it).")
     feature_shards: int = option(
         8, "TFRecord files the training features are cached in; training streams them, and under "
@@ -84,6 +87,8 @@ class Config(TrainConfig):
         super().__post_init__()
         if self.beam_size < 1 or self.max_output_tokens < 1:
             raise ValueError("--beam-size and --max-output-tokens must be at least 1.")
+        if self.no_repeat_ngram < 0:
+            raise ValueError(f"--no-repeat-ngram must be 0 (off) or more, got {self.no_repeat_ngram}.")
         if self.feature_shards < 1:
             raise ValueError(f"--feature-shards must be at least 1, got {self.feature_shards}.")
 

@@ -51,3 +51,29 @@ def test_length_bound_and_empty_batch():
 
 def test_tile_beams_repeats_rows_in_place():
     np.testing.assert_array_equal(tile_beams(tf.constant([[1], [2]]), 2), [[1], [1], [2], [2]])
+
+
+def _looping_step(vocab=6):
+    """A decoder stuck in a loop: after token t it always prefers t + 1 (mod 4, from 2), and [end] (1) last."""
+    def step(tokens, states):
+        preferred = 2 + (tokens - 2 + 1) % 4
+        logits = tf.one_hot(preferred, vocab) * 5.0 + tf.one_hot(tf.fill(tf.shape(tokens), 1), vocab) * 1.0
+        return logits, states, tf.zeros(tf.shape(tokens), tf.float32)
+    return step
+
+
+def test_no_repeat_ngram_breaks_loops_in_greedy_and_beam():
+    states = [tf.zeros([2, 1])]
+    loop, _ = greedy_decode(_looping_step(), states, 2, 0, 1, 12, banned_ids=(0,))
+    assert loop.numpy()[0].tolist() == [5, 2, 3, 4] * 3  # without the block it never ends
+    for n in (1, 2, 3):
+        tokens, _ = greedy_decode(_looping_step(), states, 2, 0, 1, 12, banned_ids=(0,), no_repeat_ngram=n)
+        row = [int(t) for t in tokens.numpy()[0] if t != 0]
+        grams = [tuple(row[i:i + n]) for i in range(len(row) - n + 1) if 1 not in row[i:i + n]]
+        assert len(grams) == len(set(grams)), (n, row)  # no n-gram twice
+        assert row[-1] == 1, (n, row)  # the loop was broken and the caption ended
+    tokens, _, _ = beam_search(_looping_step(), [tile_beams(s, 3) for s in states], 2, 3, 0, 1, 12,
+                               banned_ids=(0,), no_repeat_ngram=2)
+    row = [int(t) for t in tokens.numpy()[0] if t != 0]
+    bigrams = [tuple(row[i:i + 2]) for i in range(len(row) - 1)]
+    assert len(bigrams) == len(set(bigrams)) and row[-1] == 1, row

@@ -1,0 +1,111 @@
+"""How decoding choices move the captioner's BLEU: re-decode a trained run's cached features.
+
+Usage:
+    python benchmarks/captioner.py --data-dir ../shared/data/flickr8k ...   # first: trains and caches features
+    python benchmarks/captioner_decoding.py                                 # then: re-decodes that run
+
+For every decoding setting in the grid (greedy or beam search, beam size, length penalty, and the n-gram
+block `--no-repeat-ngram`), the run's best decoder writes captions for the validation and test images
+through `CaptionWriter`, the exported graph's own decoding code. The setting is **chosen on validation**
+BLEU-4 only; its test BLEU-4 is then reported beside the test figure of the run's own setting, so the test
+split is never used to choose. Nothing is retrained. Writes benchmarks/results/captioner_decoding.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import time
+
+from apps.captioner import data, evaluate, prepare, train
+from apps.captioner.caption import CaptionWriter
+from apps.captioner.model import build_model
+from benchmarks.common import RESULTS
+from shared.text import make_target_vectorizer
+
+# (decoder, beam size, length penalty, no-repeat n-gram): greedy ignores the beam settings.
+GRID = [("greedy", 1, 1.0, n) for n in (0, 2, 3, 4)] + [
+    ("beam", k, penalty, n) for k in (3, 5) for penalty in (0.0, 1.0) for n in (0, 3)]
+
+
+def load_run(run_dir: pathlib.Path):
+    """The run's config, splits, target vectorizer, best decoder and cached features, as train.py had them."""
+    saved = json.loads((run_dir / "config.json").read_text())
+    fields = {field.name for field in dataclasses.fields(train.Config)}
+    config = train.Config(**{key: value for key, value in saved.items() if key in fields})
+    if config.sample:
+        counts = {"train": 1500, "validation": 200, "test": 200}
+        if config.max_images:
+            counts = {name: min(count, config.max_images) for name, count in counts.items()}
+        splits = data.load_sample(config.seed, counts)
+    else:
+        splits = data.load_flickr8k(config.data_dir, limit=config.max_images)
+    vectorizer = make_target_vectorizer(
+        config.vocab_size, [caption for captions in splits["train"].captions for caption in captions])
+    encoder, identity = prepare.resolve_encoder(config, splits)
+    features = prepare.cached_features(config, splits, encoder, identity)
+    decoder = build_model(config, vectorizer.vocabulary_size(), features["train"].shape[1])
+    decoder.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
+    return config, splits, vectorizer, encoder, identity, decoder, features
+
+
+def score(config, setting, splits, vectorizer, encoder, decoder, features) -> dict:
+    name, beam_size, length_penalty, no_repeat = setting
+    decoding = dataclasses.replace(config, beam_size=beam_size, length_penalty=length_penalty,
+                                   no_repeat_ngram=no_repeat)
+    writer = CaptionWriter(encoder, decoder, vectorizer, decoding)
+    function = writer.greedy_from_features if name == "greedy" else writer.beam_from_features
+    row = {"decoder": name, "beam_size": beam_size, "length_penalty": length_penalty, "no_repeat_ngram": no_repeat}
+    for split in ("validation", "test"):
+        tick = time.perf_counter()
+        captions = train.caption_all(function, features[split])
+        row[f"{split}_seconds"] = time.perf_counter() - tick
+        row[f"{split}_bleu"] = evaluate.bleu_scores(captions, splits[split].captions)
+        row[f"{split}_mean_words"] = sum(len(c.split()) for c in captions) / max(1, len(captions))
+        if split == "test":
+            row["test_examples"] = captions[:5]
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", default="runs/benchmarks/captioner/run", help="A captioner run folder.")
+    parser.add_argument("--output", default=str(RESULTS / "captioner_decoding.json"))
+    parser.add_argument("--settings", type=int, default=None, help="Only the first N settings (for tests).")
+    args = parser.parse_args(argv)
+    run_dir = pathlib.Path(args.run_dir)
+    if not (run_dir / "checkpoints" / "best.weights.h5").exists():
+        raise ValueError(f"{run_dir} holds no trained captioner (checkpoints/best.weights.h5): run "
+                         f"benchmarks/captioner.py (or apps/captioner/train.py --output-dir {run_dir}) first.")
+    config, splits, vectorizer, encoder, identity, decoder, features = load_run(run_dir)
+    own = ("beam", config.beam_size, config.length_penalty, config.no_repeat_ngram)
+    grid = GRID[:args.settings] if args.settings else GRID
+    grid = grid + [own] * (own not in grid)
+    rows = []
+    for setting in grid:
+        rows.append(score(config, setting, splits, vectorizer, encoder, decoder, features))
+        print(f"{setting}: BLEU-4 validation {rows[-1]['validation_bleu']['bleu4']:.4f}, "
+              f"test {rows[-1]['test_bleu']['bleu4']:.4f}", flush=True)
+    chosen = max(rows, key=lambda row: row["validation_bleu"]["bleu4"])
+    run_default = rows[grid.index(own)]
+    result = {
+        "app": "captioner", "run_dir": str(run_dir), "encoder_identity": identity,
+        "chosen_on_validation": {key: chosen[key] for key in ("decoder", "beam_size", "length_penalty",
+                                                               "no_repeat_ngram")},
+        "bleu4_test_chosen": chosen["test_bleu"]["bleu4"], "bleu4_validation_chosen": chosen["validation_bleu"]["bleu4"],
+        "bleu4_test_run_default": run_default["test_bleu"]["bleu4"],
+        "validation_images": len(splits["validation"].images), "test_images": len(splits["test"].images),
+        "settings": rows, "command": "python benchmarks/captioner_decoding.py",
+    }
+    output = pathlib.Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"chosen on validation: {result['chosen_on_validation']}; test BLEU-4 {result['bleu4_test_chosen']:.4f} "
+          f"(the run's own setting: {result['bleu4_test_run_default']:.4f})")
+    return result
+
+
+if __name__ == "__main__":
+    main()

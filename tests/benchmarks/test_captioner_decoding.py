@@ -1,0 +1,28 @@
+"""The decoding study re-decodes a trained run exactly as the run itself did, and writes its choice."""
+
+import json
+
+import pytest
+
+from benchmarks import captioner_decoding
+
+
+def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
+    run_path, metrics = quick_runs("captioner")
+    output = tmp_path / "decoding.json"
+    result = captioner_decoding.main(["--run-dir", str(run_path / "run"), "--output", str(output),
+                                      "--settings", "2"])
+    assert json.loads(output.read_text()) == result
+    settings = [(row["decoder"], row["no_repeat_ngram"]) for row in result["settings"]]
+    assert settings[:2] == [("greedy", 0), ("greedy", 2)] and settings[-1][0] == "beam"
+    # The same best decoder on the same cached features: the run's own BLEU, to the digit.
+    assert result["settings"][0]["test_bleu"] == pytest.approx(metrics["bleu"]["greedy"])
+    assert result["bleu4_test_run_default"] == pytest.approx(metrics["bleu"]["beam"]["bleu4"])
+    chosen = result["chosen_on_validation"]
+    best = max(result["settings"], key=lambda row: row["validation_bleu"]["bleu4"])
+    assert (chosen["decoder"], chosen["no_repeat_ngram"]) == (best["decoder"], best["no_repeat_ngram"])
+
+
+def test_a_folder_without_a_trained_run_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no trained captioner"):
+        captioner_decoding.main(["--run-dir", str(tmp_path)])
