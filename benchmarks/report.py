@@ -5,7 +5,7 @@ Usage:
     python benchmarks/report.py --results DIR --output PAGE.md
 
 Reads whatever the benchmark scripts wrote (imdb_sentiment, char_lm, char_lm_cells, translator, captioner,
-video_tagger, load_test, scale_out); a missing file reads "not measured". Public figures come only from the
+video_tagger, captioner_decoding, load_test, scale_out); a missing file reads "not measured". Public figures come only from the
 project's issues and the apps' READMEs, which cite their sources; "n/a" where none was given. Figures are
 printed as measured, never adjusted.
 """
@@ -155,6 +155,24 @@ def _cells_rows(cells: dict | None) -> list[str]:
     return lines
 
 
+def _decoding_rows(decoding: dict | None) -> list[str]:
+    if decoding is None:
+        return [f"Captioner decoding study: {NOT_MEASURED} (`python benchmarks/captioner_decoding.py`)."]
+    lines = ["| decoder | beams | length penalty | no-repeat n-gram | BLEU-4 validation | BLEU-4 test | words |",
+             "|---|---|---|---|---|---|---|"]
+    for row in decoding.get("settings", []):
+        beams = row["beam_size"] if row["decoder"] == "beam" else "-"
+        penalty = row["length_penalty"] if row["decoder"] == "beam" else "-"
+        lines.append(f"| {row['decoder']} | {beams} | {penalty} | {row['no_repeat_ngram'] or 'off'} "
+                     f"| {row['validation_bleu']['bleu4']:.4f} | {row['test_bleu']['bleu4']:.4f} "
+                     f"| {row['test_mean_words']:.1f} |")
+    chosen = decoding["chosen_on_validation"]
+    lines += ["", f"Chosen on validation BLEU-4: {chosen}; its test BLEU-4 {decoding['bleu4_test_chosen']:.4f} "
+                  f"against {decoding['bleu4_test_run_default']:.4f} for the run's own setting "
+                  f"(`{decoding.get('command', '?')}`)."]
+    return lines
+
+
 def render(results: pathlib.Path = RESULTS) -> str:
     """The page's Markdown from the results in `results` (a missing file reads "not measured")."""
     lines = [
@@ -189,6 +207,8 @@ def render(results: pathlib.Path = RESULTS) -> str:
     lines += ["## Scale-out", "",
               f"See `results/scale_out.json` (`{scale_out.get('command', '?')}`)." if scale_out else
               f"Scale-out: {NOT_MEASURED}.", ""]
+    lines += ["## Captioner decoding (same trained model, re-decoded)", "",
+              *_decoding_rows(_load(results, "captioner_decoding")), ""]
     lines += ["## Recurrent cells on tinyshakespeare (same budget)", "", *_cells_rows(_load(results, "char_lm_cells")),
               ""]
     lines += ["## Pictures", ""]

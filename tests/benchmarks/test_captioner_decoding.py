@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import captioner_decoding
+from benchmarks import captioner_decoding, report
 
 
 def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
@@ -21,6 +21,8 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     chosen = result["chosen_on_validation"]
     best = max(result["settings"], key=lambda row: row["validation_bleu"]["bleu4"])
     assert (chosen["decoder"], chosen["no_repeat_ngram"]) == (best["decoder"], best["no_repeat_ngram"])
+    table = report._decoding_rows(result)  # the results page's table of the study
+    assert len([line for line in table if line.startswith("| greedy") or line.startswith("| beam")]) == 3
 
 
 def test_a_folder_without_a_trained_run_is_refused(tmp_path):

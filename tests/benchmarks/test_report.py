@@ -26,6 +26,7 @@ def test_report_on_an_empty_results_folder(tmp_path):
     rows = [line for line in page.splitlines() if line.startswith("| [")]
     assert len(rows) == 5 and all("| not measured | not measured | not measured |" in row for row in rows)
     assert "Load test: not measured" in page and "Scale-out: not measured" in page
+    assert "Captioner decoding study: not measured" in page
 
 
 def test_report_reads_a_load_test_and_marks_sample_data(tmp_path):
