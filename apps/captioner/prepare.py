@@ -39,7 +39,7 @@ from shared.clipping import make_optimizer
 from shared.text import standardize_text
 from shared.time_budget import TimeBudget
 from shared.training import fit
-from shared.vision import build_encoder, decode_and_preprocess
+from shared.vision import build_encoder, decode_and_preprocess, preprocess_pixels
 
 # Words that say nothing about what is in a picture: not worth an output of the encoder's training task.
 STOPWORDS = set("a an the of in on at to and is are with its his her their two three one some while "
@@ -66,14 +66,27 @@ def word_presence(captions: list[list[str]], words: list[str]) -> np.ndarray:
     return labels
 
 
-def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, training=False, seed=0):
-    """Encoded image files -> batches of preprocessed pixels (and labels), decoded in parallel."""
+def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, training=False, seed=0,
+                  crop: float = 1.0):
+    """Encoded image files -> batches of preprocessed pixels (and labels), decoded in parallel.
+
+    Training batches are augmented: a random crop whose sides are `crop` of the picture's or more (1: the
+    whole picture), resized to `size` by the serving graph's own `preprocess_pixels`, mirrored half the time.
+    Every other batch is exactly what the exported graph computes (`decode_and_preprocess`).
+    """
     data = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
     if training:
         data = data.shuffle(len(images), seed=seed).repeat()
 
     def load(image, *label):
-        pixels = decode_and_preprocess(image, size)
+        if training and crop < 1.0:  # a dog in a corner of the picture is still a dog
+            decoded = tf.io.decode_image(image, channels=3, expand_animations=False, dtype=tf.uint8)
+            shape = tf.shape(decoded)
+            fraction = tf.random.uniform([], crop, 1.0)
+            sides = tf.cast(tf.cast(shape[:2], tf.float32) * fraction, tf.int32)
+            pixels = preprocess_pixels(tf.image.random_crop(decoded, tf.concat([sides, [3]], 0)), size)
+        else:
+            pixels = decode_and_preprocess(image, size)
         if training:  # mirror images: a dog facing left is still a dog
             pixels = tf.image.random_flip_left_right(pixels, seed=seed)
         return (pixels, *label) if label else pixels
@@ -88,6 +101,7 @@ def encoder_recipe(config, splits) -> dict:
             "encoder_epochs": config.encoder_epochs, "encoder_minutes": config.encoder_minutes,
             "encoder_batch_size": config.encoder_batch_size, "encoder_precision": config.encoder_precision,
             "encoder_learning_rate": config.encoder_learning_rate, "clipnorm": config.clipnorm,
+            "encoder_crop": config.encoder_crop, "encoder_schedule": config.encoder_schedule,
             "seed": config.seed, "replicas": distribute.replicas(),
             "images": hashlib.sha1(images.encode()).hexdigest()[:12]}
 
@@ -126,13 +140,18 @@ def train_encoder(config, splits) -> pathlib.Path:
             model = keras.Model(pixels, present, name="encoder_pretraining")
         finally:
             keras.config.set_dtype_policy("float32")
-        model.compile(optimizer=make_optimizer(config.encoder_learning_rate, config.clipnorm),
+        steps = max(1, len(splits["train"].images) // (config.encoder_batch_size * distribute.replicas()))
+        learning_rate = config.encoder_learning_rate
+        if config.encoder_schedule == "cosine":  # decays to zero at the last of --encoder-epochs
+            learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps * config.encoder_epochs)
+        model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
                       loss="binary_crossentropy", metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
     stage = dataclasses.replace(config, epochs=config.encoder_epochs, output_dir=str(folder))
     batch = config.encoder_batch_size * distribute.replicas()  # per replica x replicas
     train = splits["train"]
     budget = TimeBudget(config.encoder_minutes, folder / "train_seconds.json")
-    fit(model, image_dataset(train.images, config.image_size, batch, labels["train"], True, config.seed),
+    fit(model, image_dataset(train.images, config.image_size, batch, labels["train"], True, config.seed,
+                             config.encoder_crop),
         image_dataset(splits["validation"].images, config.image_size, batch, labels["validation"]),
         stage, monitor="val_auc", mode="max", steps_per_epoch=max(1, len(train.images) // batch),
         extra_callbacks=[budget])

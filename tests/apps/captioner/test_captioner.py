@@ -10,6 +10,8 @@ import pytest
 import tensorflow as tf
 
 from apps.captioner import data, evaluate, prepare, train
+from apps.captioner.caption import CaptionWriter
+from apps.captioner.model import build_model
 from shared.grpc_server import grpc_server
 from shared.serving import check_saved_model
 from shared.serving_assets import BATCHING_FILE, read_warmup_file
@@ -94,12 +96,49 @@ def test_a_trained_encoder_is_reused_only_for_the_same_recipe(quick_run):
     same = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
     assert prepare.encoder_folder(same, splits) == prepare.encoder_folder(config, splits)
     for change in (["--encoder-epochs", "3"], ["--image-size", "96"], ["--encoder-words", "25"], ["--seed", "7"],
-                   ["--encoder-precision", "mixed_bfloat16"]):
+                   ["--encoder-precision", "mixed_bfloat16"], ["--encoder-crop", "0.9"],
+                   ["--encoder-schedule", "cosine"]):
         other = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path, *change)))
         assert prepare.encoder_folder(other, splits) != prepare.encoder_folder(config, splits), change
         assert not (prepare.encoder_folder(other, splits) / "encoder.weights.h5").exists()
     more_images = data.load_sample(config.seed, {"train": 20, "validation": 16, "test": 16})
     assert prepare.encoder_folder(config, more_images) != prepare.encoder_folder(config, splits)
+
+
+def test_encoder_training_crops_only_training_batches():
+    """Training batches are random crops (same size and scale); every other batch is the serving graph's pixels."""
+    rng = np.random.default_rng(1)
+    images = [data.sample_scene(rng)[0] for _ in range(4)]
+    labels = np.zeros((4, 3), np.float32)
+    pixels, _ = next(iter(prepare.image_dataset(images, 75, 4, labels, training=True, seed=1, crop=0.5)))
+    assert pixels.shape == (4, 75, 75, 3) and -1.0 <= float(tf.reduce_min(pixels)) <= float(tf.reduce_max(pixels)) <= 1.0
+    served = tf.stack([decode_and_preprocess(tf.constant(image), 75) for image in images])
+    plain = next(iter(prepare.image_dataset(images, 75, 4, crop=0.5)))  # not training: no crop, no mirror
+    np.testing.assert_array_equal(plain.numpy(), served.numpy())
+    mirrored = tf.image.flip_left_right(served)
+    # A crop of 50-100% of the sides, resized back: the chance that all four come out whole is about 1e-7.
+    assert any(not (np.allclose(pixels[i], served[i]) or np.allclose(pixels[i], mirrored[i])) for i in range(4))
+    with pytest.raises(ValueError, match="--encoder-crop"):
+        train.parse_config(train.Config, ["--sample", "--encoder-crop", "0"])
+
+
+def test_image_every_step_reaches_every_word():
+    """With --image-every-step the image changes the logits even when the LSTM's state is the same."""
+    config = train.resolve_config(train.parse_config(train.Config, ["--sample", "--quick", "--image-every-step"]))
+    decoder = build_model(config, vocab_size=12, feature_dim=8)
+    features = tf.random.stateless_normal([2, 8], seed=[1, 2])
+    states = decoder.encode(features)
+    assert len(states) == 3  # h, c and the image input the decoding loops carry along
+    other_image = decoder.encode(-features)[2]
+    logits, carried = decoder.decode(tf.constant([[START, 5, 6]] * 2), states)
+    swapped, _ = decoder.decode(tf.constant([[START, 5, 6]] * 2), [states[0], states[1], other_image])
+    assert not np.allclose(logits[:, -1].numpy(), swapped[:, -1].numpy())
+    np.testing.assert_array_equal(carried[2].numpy(), states[2].numpy())
+    vectorizer = make_target_vectorizer(12, ["a red circle", "a blue square"])
+    decoder = build_model(config, vectorizer.vocabulary_size(), feature_dim=8)
+    writer = CaptionWriter(build_encoder(None, 75), decoder, vectorizer, config)
+    assert len(writer.beam_from_features(features).numpy()) == 2
+    assert len(writer.greedy_from_features(features).numpy()) == 2
 
 
 def test_teacher_forcing_shifts_targets_by_one():
