@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/captioner.py --data-dir ../shared/data/flickr8k --inception-weights none
     python benchmarks/captioner.py --data-dir DIR --inception-weights PATH/inception_v3_..._notop.h5
+    python benchmarks/captioner.py ... --run-root runs/benchmarks/captioner-every-step --image-every-step
 
 Trains with the app's defaults plus any flags given (encoder training included when the weights are
 `none`), scores the 1,000 test images against their 5 references, then measures feature extraction speed
@@ -28,6 +29,10 @@ CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "captioner" / "i
 def main(argv=None):
     given = list(sys.argv[1:] if argv is None else argv)
     run_root = pathlib.Path("runs/benchmarks/captioner")
+    if "--run-root" in given:  # another run folder (a second decoder beside the first, say); not a train.py flag
+        at = given.index("--run-root")
+        run_root = pathlib.Path(given[at + 1])
+        given = given[:at] + given[at + 2:]
     argv = given + ["--output-dir", str(run_root / "run"), "--export-dir", str(run_root / "saved_models")]
     started = time.perf_counter()
     metrics = train.main(argv)
