@@ -3,6 +3,8 @@
 Usage:
     python benchmarks/captioner.py --data-dir ../shared/data/flickr8k ...   # first: trains and caches features
     python benchmarks/captioner_decoding.py                                 # then: re-decodes that run
+    python benchmarks/captioner_decoding.py --export                        # ... and exports the chosen way
+    python benchmarks/captioner_decoding.py --export-only                   # export an earlier study's choice
 
 For every decoding setting in the grid (greedy or beam search, beam size, length penalty, and the n-gram
 block `--no-repeat-ngram`), the run's best decoder writes captions for the validation and test images
@@ -27,7 +29,8 @@ from shared.text import make_target_vectorizer
 
 # (decoder, beam size, length penalty, no-repeat n-gram): greedy ignores the beam settings.
 GRID = [("greedy", 1, 1.0, n) for n in (0, 2, 3, 4)] + [
-    ("beam", k, penalty, n) for k in (3, 5) for penalty in (0.0, 1.0) for n in (0, 3)]
+    ("beam", k, penalty, n) for k in (3, 5, 8) for penalty in (0.0, 1.0) for n in (0, 3)] + [
+    ("beam", 12, 0.0, 0)]
 
 
 def load_run(run_dir: pathlib.Path):
@@ -69,17 +72,45 @@ def score(config, setting, splits, vectorizer, encoder, decoder, features) -> di
     return row
 
 
+def export_chosen(run_dir, config, result, splits, vectorizer, encoder, decoder) -> str:
+    """Export the run's weights decoding as the study chose (nothing is retrained); returns the version's path."""
+    chosen = result["chosen_on_validation"]
+    (run_dir / "decoding").mkdir(parents=True, exist_ok=True)
+    decoding = dataclasses.replace(
+        config, output_dir=str(run_dir / "decoding"), beam_size=chosen["beam_size"],
+        length_penalty=chosen["length_penalty"], no_repeat_ngram=chosen["no_repeat_ngram"])
+    metrics = {key: value for key, value in result.items() if key not in ("settings", "export_path")}
+    writer = CaptionWriter(encoder, decoder, vectorizer, decoding)
+    vectorizer(splits["test"].captions[0][:1])  # training built it in train.py; the export must find it built
+    exported = train.export(decoding, writer, vectorizer, metrics, splits["test"].images[0])
+    return exported["export_path"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default="runs/benchmarks/captioner/run", help="A captioner run folder.")
     parser.add_argument("--output", default=str(RESULTS / "captioner_decoding.json"))
     parser.add_argument("--settings", type=int, default=None, help="Only the first N settings (for tests).")
+    parser.add_argument("--export", action="store_true",
+                        help="Also export the run's decoder with the setting chosen on validation, as the next "
+                             "version in the run's export folder (metrics in <run-dir>/decoding/).")
+    parser.add_argument("--export-only", action="store_true",
+                        help="Export the choice recorded in --output by an earlier run of this script; score nothing.")
     args = parser.parse_args(argv)
     run_dir = pathlib.Path(args.run_dir)
     if not (run_dir / "checkpoints" / "best.weights.h5").exists():
         raise ValueError(f"{run_dir} holds no trained captioner (checkpoints/best.weights.h5): run "
                          f"benchmarks/captioner.py (or apps/captioner/train.py --output-dir {run_dir}) first.")
     config, splits, vectorizer, encoder, identity, decoder, features = load_run(run_dir)
+    output = pathlib.Path(args.output)
+    if args.export_only:  # the grid was scored before: export its choice without decoding it all again
+        if not output.exists():
+            raise ValueError(f"--export-only needs the study's earlier result {output}: run without it first.")
+        result = json.loads(output.read_text())
+        result["export_path"] = export_chosen(run_dir, config, result, splits, vectorizer, encoder, decoder)
+        output.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"exported {result['chosen_on_validation']} to {result['export_path']}")
+        return result
     own = ("beam", config.beam_size, config.length_penalty, config.no_repeat_ngram)
     grid = GRID[:args.settings] if args.settings else GRID
     grid = grid + [own] * (own not in grid)
@@ -99,7 +130,8 @@ def main(argv=None):
         "validation_images": len(splits["validation"].images), "test_images": len(splits["test"].images),
         "settings": rows, "command": "python benchmarks/captioner_decoding.py",
     }
-    output = pathlib.Path(args.output)
+    if args.export:
+        result["export_path"] = export_chosen(run_dir, config, result, splits, vectorizer, encoder, decoder)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
     print(f"chosen on validation: {result['chosen_on_validation']}; test BLEU-4 {result['bleu4_test_chosen']:.4f} "

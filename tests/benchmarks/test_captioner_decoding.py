@@ -1,6 +1,7 @@
 """The decoding study re-decodes a trained run exactly as the run itself did, and writes its choice."""
 
 import json
+import pathlib
 
 import pytest
 
@@ -11,7 +12,7 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     run_path, metrics = quick_runs("captioner")
     output = tmp_path / "decoding.json"
     result = captioner_decoding.main(["--run-dir", str(run_path / "run"), "--output", str(output),
-                                      "--settings", "2"])
+                                      "--settings", "2", "--export"])
     assert json.loads(output.read_text()) == result
     settings = [(row["decoder"], row["no_repeat_ngram"]) for row in result["settings"]]
     assert settings[:2] == [("greedy", 0), ("greedy", 2)] and settings[-1][0] == "beam"
@@ -21,6 +22,16 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     chosen = result["chosen_on_validation"]
     best = max(result["settings"], key=lambda row: row["validation_bleu"]["bleu4"])
     assert (chosen["decoder"], chosen["no_repeat_ngram"]) == (best["decoder"], best["no_repeat_ngram"])
+    # --export: the same decoder as a new version, decoding the chosen way, that a bare-TF process ran.
+    export = pathlib.Path(result["export_path"])
+    assert export.parent == pathlib.Path(metrics["export_path"]).parent and export != pathlib.Path(metrics["export_path"])
+    saved = json.loads((export / "assets.extra" / "metrics.json").read_text())
+    assert saved["chosen_on_validation"] == chosen
+    checked = json.loads((run_path / "run" / "decoding" / "metrics.json").read_text())
+    assert isinstance(checked["bare_tf_check"]["predictions"][0], str)
+    again = captioner_decoding.main(["--run-dir", str(run_path / "run"), "--output", str(output), "--export-only"])
+    assert again["settings"] == result["settings"] and pathlib.Path(again["export_path"]).name == str(
+        int(export.name) + 1)  # the same choice, exported once more, nothing scored again
     table = report._decoding_rows(result)  # the results page's table of the study
     assert len([line for line in table if line.startswith("| greedy") or line.startswith("| beam")]) == 3
 
