@@ -64,7 +64,8 @@ class Config(TrainConfig):
              "nothing in 12 epochs (together with a 0.5 start for every word; see the README).")
     encoder_schedule: str = option(
         "cosine", "Encoder learning rate: one epoch of warm-up, then cosine decay to zero at the last of "
-                  "--encoder-epochs (large steps early, fine ones at the end), or constant.", choices=("cosine", "constant"))
+                  "--encoder-epochs (large steps early, fine ones at the end), or constant.",
+        choices=("cosine", "constant"))
     encoder_words: int = option(300, "Content words the encoder learns to see; rarer ones are too rare to learn.")
     max_train_minutes: float | None = option(
         None, "Stop the decoder's training after this many minutes (the best epoch is kept): a time budget.")

@@ -24,7 +24,8 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     assert (chosen["decoder"], chosen["no_repeat_ngram"]) == (best["decoder"], best["no_repeat_ngram"])
     # --export: the same decoder as a new version, decoding the chosen way, that a bare-TF process ran.
     export = pathlib.Path(result["export_path"])
-    assert export.parent == pathlib.Path(metrics["export_path"]).parent and export != pathlib.Path(metrics["export_path"])
+    first = pathlib.Path(metrics["export_path"])
+    assert export.parent == first.parent and export != first
     saved = json.loads((export / "assets.extra" / "metrics.json").read_text())
     assert saved["chosen_on_validation"] == chosen
     checked = json.loads((run_path / "run" / "decoding" / "metrics.json").read_text())

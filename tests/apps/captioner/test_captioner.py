@@ -111,12 +111,13 @@ def test_encoder_training_crops_only_training_batches():
     images = [data.sample_scene(rng)[0] for _ in range(4)]
     labels = np.zeros((4, 3), np.float32)
     pixels, _ = next(iter(prepare.image_dataset(images, 75, 4, labels, training=True, seed=1, crop=0.5)))
-    assert pixels.shape == (4, 75, 75, 3) and -1.0 <= float(tf.reduce_min(pixels)) <= float(tf.reduce_max(pixels)) <= 1.0
+    assert pixels.shape == (4, 75, 75, 3)
+    assert -1.0 <= float(tf.reduce_min(pixels)) <= float(tf.reduce_max(pixels)) <= 1.0
     served = tf.stack([decode_and_preprocess(tf.constant(image), 75) for image in images])
     plain = next(iter(prepare.image_dataset(images, 75, 4, crop=0.5)))  # not training: no crop, no mirror
     np.testing.assert_array_equal(plain.numpy(), served.numpy())
     mirrored = tf.image.flip_left_right(served)
-    # A crop of 50-100% of the sides, resized back: the chance that all four come out whole is about 1e-7.
+    # Each side is cut to int(side x fraction) < side pixels, so no crop is the whole picture.
     assert any(not (np.allclose(pixels[i], served[i]) or np.allclose(pixels[i], mirrored[i])) for i in range(4))
     with pytest.raises(ValueError, match="--encoder-crop"):
         train.parse_config(train.Config, ["--sample", "--encoder-crop", "0"])
