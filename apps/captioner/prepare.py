@@ -124,6 +124,8 @@ def train_encoder(config, splits) -> pathlib.Path:
     (folder / "recipe.json").write_text(json.dumps(encoder_recipe(config, splits), indent=2, sort_keys=True) + "\n")
     words = content_words(splits["train"].captions, config.encoder_words)
     labels = {name: word_presence(split.captions, words) for name, split in splits.items()}
+    batch = config.encoder_batch_size * distribute.replicas()  # per replica x replicas
+    steps = max(1, len(splits["train"].images) // batch)  # per epoch
     with distribute.scope():  # variables mirrored on every replica under --distribute
         keras.config.set_dtype_policy(config.encoder_precision)
         try:
@@ -145,7 +147,6 @@ def train_encoder(config, splits) -> pathlib.Path:
             head.bias.assign(np.log(rate / (1 - rate)).astype(np.float32))
         finally:
             keras.config.set_dtype_policy("float32")
-        steps = max(1, len(splits["train"].images) // (config.encoder_batch_size * distribute.replicas()))
         learning_rate = config.encoder_learning_rate
         if config.encoder_schedule == "cosine":  # decays to zero at the last of --encoder-epochs
             # One epoch of warm-up from zero first: random BatchNorm statistics make the first steps erratic.
@@ -154,13 +155,12 @@ def train_encoder(config, splits) -> pathlib.Path:
         model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
                       loss="binary_crossentropy", metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
     stage = dataclasses.replace(config, epochs=config.encoder_epochs, output_dir=str(folder))
-    batch = config.encoder_batch_size * distribute.replicas()  # per replica x replicas
     train = splits["train"]
     budget = TimeBudget(config.encoder_minutes, folder / "train_seconds.json")
     fit(model, image_dataset(train.images, config.image_size, batch, labels["train"], True, config.seed,
                              config.encoder_crop),
         image_dataset(splits["validation"].images, config.image_size, batch, labels["validation"]),
-        stage, monitor="val_auc", mode="max", steps_per_epoch=max(1, len(train.images) // batch),
+        stage, monitor="val_auc", mode="max", steps_per_epoch=steps,
         extra_callbacks=[budget])
     float32_encoder = build_encoder(None, config.image_size)
     float32_encoder.set_weights(encoder.get_weights())
