@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/captioner.py --data-dir ../shared/data/flickr8k --inception-weights none
     python benchmarks/captioner.py --data-dir DIR --inception-weights PATH/inception_v3_..._notop.h5
-    python benchmarks/captioner.py ... --run-root runs/benchmarks/captioner-every-step --image-every-step
+    python benchmarks/captioner.py ... --run-root runs/benchmarks/captioner-every-step --image-every-step \
+        --result-name captioner_every_step       # a variant beside the main result, not over it
 
 Trains with the app's defaults plus any flags given (encoder training included when the weights are
 `none`), scores the 1,000 test images against their 5 references, then measures feature extraction speed
@@ -26,13 +27,21 @@ from shared.vision import build_encoder
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "captioner" / "images" / "training_curves.png"
 
 
+def _take(given: list[str], flag: str, default: str) -> tuple[str, list[str]]:
+    """A benchmark-only flag's value, and the arguments without it (train.py would refuse it)."""
+    if flag not in given:
+        return default, given
+    at = given.index(flag)
+    return given[at + 1], given[:at] + given[at + 2:]
+
+
 def main(argv=None):
-    given = list(sys.argv[1:] if argv is None else argv)
-    run_root = pathlib.Path("runs/benchmarks/captioner")
-    if "--run-root" in given:  # another run folder (a second decoder beside the first, say); not a train.py flag
-        at = given.index("--run-root")
-        run_root = pathlib.Path(given[at + 1])
-        given = given[:at] + given[at + 2:]
+    command = list(sys.argv[1:] if argv is None else argv)
+    # --run-root: another run folder (a second decoder beside the first, say); --result-name: the JSON (and
+    # curves) it writes, so a variant does not replace benchmarks/results/captioner.json.
+    run_root, given = _take(command, "--run-root", "runs/benchmarks/captioner")
+    result_name, given = _take(given, "--result-name", "captioner")
+    run_root = pathlib.Path(run_root)
     argv = given + ["--output-dir", str(run_root / "run"), "--export-dir", str(run_root / "saved_models")]
     started = time.perf_counter()
     metrics = train.main(argv)
@@ -69,8 +78,11 @@ def main(argv=None):
         "feature_images_per_second": feature_images_per_second,
         "captions_per_second": speed, "examples": metrics["examples"], "history": metrics["history"],
     }
-    write_result("captioner", result, run_root / "run", given)
-    plot_history(metrics["history"], ["loss", "masked_accuracy"], CURVES,
+    write_result("captioner", result, run_root / "run", command, name=result_name)
+    curves = CURVES if result_name == "captioner" else CURVES.with_name(f"training_curves_{result_name}.png")
+    # With --select-by bleu (the default) the second panel is the validation BLEU-4 that chose the epoch.
+    second = "bleu4" if "val_bleu4" in metrics["history"][-1] else "masked_accuracy"
+    plot_history(metrics["history"], ["loss", second], curves,
                  title=f"Flickr8k captioner, encoder {result['encoder_weights']}: BLEU-4 {result['bleu4_test']:.3f}")
     print("| BLEU-4 (best) | constant baseline | encoder | total time | features img/s | captions/s beam b1 / b16 |")
     print(f"| {result['bleu4_test']:.4f} ({result['best_decoder']}) | {result['bleu4_constant_baseline']:.4f} "

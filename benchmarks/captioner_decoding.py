@@ -128,7 +128,7 @@ def main(argv=None):
         "bleu4_test_chosen": chosen["test_bleu"]["bleu4"], "bleu4_validation_chosen": chosen["validation_bleu"]["bleu4"],
         "bleu4_test_run_default": run_default["test_bleu"]["bleu4"],
         "validation_images": len(splits["validation"].images), "test_images": len(splits["test"].images),
-        "settings": rows, "command": "python benchmarks/captioner_decoding.py",
+        "settings": rows, "command": f"python benchmarks/captioner_decoding.py --run-dir {run_dir}",
     }
     if args.export:
         result["export_path"] = export_chosen(run_dir, config, result, splits, vectorizer, encoder, decoder)

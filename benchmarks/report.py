@@ -5,9 +5,9 @@ Usage:
     python benchmarks/report.py --results DIR --output PAGE.md
 
 Reads whatever the benchmark scripts wrote (imdb_sentiment, char_lm, char_lm_cells, translator, captioner,
-video_tagger, captioner_decoding, load_test, scale_out); a missing file reads "not measured". Public figures come only from the
-project's issues and the apps' READMEs, which cite their sources; "n/a" where none was given. Figures are
-printed as measured, never adjusted.
+video_tagger, captioner_decoding, captioner_* variants, load_test, scale_out); a missing file reads "not
+measured". Public figures come only from the project's issues and the apps' READMEs, which cite their
+sources; "n/a" where none was given. Figures are printed as measured, never adjusted.
 """
 
 from __future__ import annotations
@@ -173,6 +173,31 @@ def _decoding_rows(decoding: dict | None) -> list[str]:
     return lines
 
 
+def _captioner_variant_rows(results: pathlib.Path) -> list[str]:
+    """Every other decoder trained on the main run's encoder (`benchmarks/captioner.py --result-name ...`)."""
+    variants = sorted(path.stem for path in results.glob("captioner_*.json") if path.stem != "captioner_decoding")
+    if not variants:
+        return [f"Captioner variants: {NOT_MEASURED}."]
+    lines = ["| result | decoder training | kept epoch | kept by | val loss | test BLEU-4 beam / greedy | command |",
+             "|---|---|---|---|---|---|---|"]
+    for name in variants:
+        result = _load(results, name)
+        config, history = result.get("config", {}), result.get("history", [])
+        kept_by = config.get("select_by", "loss")
+        if kept_by == "bleu":
+            kept = max(history, key=lambda row: row.get("val_bleu4", float("-inf")), default={})
+        else:
+            kept = min(history, key=lambda row: row.get("val_loss", float("inf")), default={})
+        bleu = result.get("bleu", {})
+        lines.append(f"| `{name}.json` | {_minutes(result.get('decoder_train_seconds'))} "
+                     f"| {int(kept.get('epoch', -1)) + 1} of {len(history)} | {kept_by} "
+                     f"| {kept.get('val_loss', float('nan')):.3f} "
+                     f"| {_get(bleu, 'beam', 'bleu4') or float('nan'):.4f} "
+                     f"/ {_get(bleu, 'greedy', 'bleu4') or float('nan'):.4f} "
+                     f"| `{result.get('command', '?')}` |")
+    return lines
+
+
 def render(results: pathlib.Path = RESULTS) -> str:
     """The page's Markdown from the results in `results` (a missing file reads "not measured")."""
     lines = [
@@ -209,6 +234,7 @@ def render(results: pathlib.Path = RESULTS) -> str:
               f"Scale-out: {NOT_MEASURED}.", ""]
     lines += ["## Captioner decoding (same trained model, re-decoded)", "",
               *_decoding_rows(_load(results, "captioner_decoding")), ""]
+    lines += ["## Captioner: other decoders on the same encoder", "", *_captioner_variant_rows(results), ""]
     lines += ["## Recurrent cells on tinyshakespeare (same budget)", "", *_cells_rows(_load(results, "char_lm_cells")),
               ""]
     lines += ["## Pictures", ""]

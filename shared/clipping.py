@@ -7,6 +7,7 @@ bound, which keeps the update's direction and caps its size. It does nothing for
 cells (LSTM, GRU) are the answer to those.
 
     optimizer = make_optimizer(learning_rate=1e-3, clipnorm=1.0)   # Adam, clipped to global norm 1.0
+    optimizer = make_optimizer(cosine_schedule(1e-3, steps_per_epoch=100, epochs=10), clipnorm=1.0)
 """
 
 from __future__ import annotations
@@ -40,3 +41,30 @@ def make_optimizer(learning_rate: float = 1e-3, clipnorm: float = DEFAULT_CLIPNO
         raise ValueError(f"clipnorm must be >= 0 (0 turns clipping off), got {clipnorm}.")
     return _ALGORITHMS[algorithm](learning_rate=learning_rate, global_clipnorm=clipnorm or None,
                                   use_ema=ema_momentum > 0, ema_momentum=ema_momentum or 0.99)
+
+
+def cosine_schedule(learning_rate: float, steps_per_epoch: int, epochs: int,
+                    warmup_epochs: int = 0) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A learning rate that rises from 0 over `warmup_epochs`, then follows a cosine down to 0 at the last epoch.
+
+    Why: large steps early cover ground; small steps at the end settle into the minimum instead of rattling
+    around it, which is usually worth a clear drop in validation loss in the last epochs. The schedule counts
+    optimizer steps, so a resumed run (BackupAndRestore restores the step counter) continues on the curve.
+    A run stopped early (a time budget) stops at a higher rate than the curve's end.
+
+    Args:
+        learning_rate: the peak rate, reached after the warm-up (at once without one).
+        steps_per_epoch: optimizer steps in one epoch.
+        epochs: the epochs the whole curve spans, warm-up included.
+        warmup_epochs: epochs of linear warm-up from 0 (random BatchNorm statistics make a fresh
+            convolutional network's first steps erratic); 0: start at the peak.
+    """
+    if steps_per_epoch < 1 or epochs < 1 or not 0 <= warmup_epochs < max(epochs, 1):
+        raise ValueError(f"cosine_schedule needs steps_per_epoch >= 1, epochs >= 1 and 0 <= warmup_epochs < "
+                         f"epochs; got {steps_per_epoch}, {epochs}, {warmup_epochs}.")
+    warmup_steps = steps_per_epoch * warmup_epochs
+    decay_steps = steps_per_epoch * max(1, epochs - warmup_epochs)
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=learning_rate,
+                                                  warmup_steps=warmup_steps)

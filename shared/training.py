@@ -72,12 +72,15 @@ def _best_so_far(history_csv: pathlib.Path, monitor: str, mode: str) -> float | 
     return max(values) if mode == "max" else min(values)
 
 
-def standard_callbacks(config: TrainConfig, monitor: str, mode: str,
-                       ema: bool = False) -> list[keras.callbacks.Callback]:
+def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool = False,
+                       epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None,
+                       ) -> list[keras.callbacks.Callback]:
     """Backup for resume, best and last checkpoints, TensorBoard and the CSV history.
 
     With `ema` (an optimizer with `use_ema`), the weight average is swapped in after each epoch's backup,
     so validation and the checkpoints see the average while the backup keeps the raw training state.
+    `epoch_metrics` (name -> function) are computed then, on the weights the checkpoints save, and join
+    the epoch's logs before the checkpoints and the history read them.
     """
     run_dir = config.run_dir
     checkpoints = run_dir / "checkpoints"
@@ -86,6 +89,7 @@ def standard_callbacks(config: TrainConfig, monitor: str, mode: str,
         # double_checkpoint keeps the previous backup until the new one is fully written.
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
+        *([_EpochMetrics(epoch_metrics)] if epoch_metrics else []),
         keras.callbacks.ModelCheckpoint(
             str(checkpoints / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True,
@@ -112,6 +116,23 @@ class _EpochCounter(keras.callbacks.Callback):
         self.count += 1
 
 
+class _EpochMetrics(keras.callbacks.Callback):
+    """Adds figures Keras cannot compute itself (validation BLEU of generated text, say) to each epoch's logs.
+
+    It runs before the checkpoints, so they can monitor these figures, and history.csv, TensorBoard and
+    the progress bar record them.
+    """
+
+    def __init__(self, metrics: typing.Mapping[str, typing.Callable[[], float]]):
+        super().__init__()
+        self.metrics = dict(metrics)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            for name, compute in self.metrics.items():
+                logs[name] = float(compute())
+
+
 class _StopOnNaN(keras.callbacks.TerminateOnNaN):
     """Keras' TerminateOnNaN, remembering where it stopped so `fit` can say so."""
 
@@ -131,14 +152,18 @@ class _StopOnNaN(keras.callbacks.TerminateOnNaN):
 
 def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *, monitor: str = "val_loss",
         mode: str = "min", steps_per_epoch: int | None = None,
-        extra_callbacks: typing.Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+        extra_callbacks: typing.Sequence[keras.callbacks.Callback] = (),
+        epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None) -> FitResult:
     """Train with the suite's callbacks, then load the best checkpoint.
 
     `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
+    `epoch_metrics` maps a name to a function computed after every epoch (validation BLEU of generated
+    captions, say); the figure joins the epoch's logs before the checkpoints read them, so `monitor` may name it.
     """
     counter, nan_guard = _EpochCounter(), _StopOnNaN()
     ema = bool(getattr(model.optimizer, "use_ema", False))
-    callbacks = standard_callbacks(config, monitor, mode, ema) + [counter, nan_guard] + list(extra_callbacks)
+    callbacks = (standard_callbacks(config, monitor, mode, ema, epoch_metrics) + [counter, nan_guard]
+                 + list(extra_callbacks))
     if config.distribute != "none":  # every worker keeps its own slice of each global batch
         train_data, validation_data = (distribute.shard_in_memory(data) for data in (train_data, validation_data))
         distribute.prepare_model(model)

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from apps.captioner import shards
 from shared import distribute
-from shared.clipping import make_optimizer
+from shared.clipping import cosine_schedule, make_optimizer
 from shared.text import standardize_text
 from shared.time_budget import TimeBudget
 from shared.training import fit
@@ -150,8 +150,7 @@ def train_encoder(config, splits) -> pathlib.Path:
         learning_rate = config.encoder_learning_rate
         if config.encoder_schedule == "cosine":  # decays to zero at the last of --encoder-epochs
             # One epoch of warm-up from zero first: random BatchNorm statistics make the first steps erratic.
-            learning_rate = keras.optimizers.schedules.CosineDecay(
-                0.0, steps * max(1, config.encoder_epochs - 1), warmup_target=learning_rate, warmup_steps=steps)
+            learning_rate = cosine_schedule(learning_rate, steps, max(2, config.encoder_epochs), warmup_epochs=1)
         model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
                       loss="binary_crossentropy", metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
     stage = dataclasses.replace(config, epochs=config.encoder_epochs, output_dir=str(folder))

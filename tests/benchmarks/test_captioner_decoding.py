@@ -12,12 +12,13 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     run_path, metrics = quick_runs("captioner")
     output = tmp_path / "decoding.json"
     result = captioner_decoding.main(["--run-dir", str(run_path / "run"), "--output", str(output),
-                                      "--settings", "2", "--export"])
+                                      "--settings", "3", "--export"])
     assert json.loads(output.read_text()) == result
     settings = [(row["decoder"], row["no_repeat_ngram"]) for row in result["settings"]]
-    assert settings[:2] == [("greedy", 0), ("greedy", 2)] and settings[-1][0] == "beam"
-    # The same best decoder on the same cached features: the run's own BLEU, to the digit.
-    assert result["settings"][0]["test_bleu"] == pytest.approx(metrics["bleu"]["greedy"])
+    assert settings[:3] == [("greedy", 0), ("greedy", 2), ("greedy", 3)] and settings[-1][0] == "beam"
+    # The same best decoder on the same cached features: the run's own BLEU, to the digit (the run's greedy
+    # blocks repeated trigrams, the app's default).
+    assert result["settings"][2]["test_bleu"] == pytest.approx(metrics["bleu"]["greedy"])
     assert result["bleu4_test_run_default"] == pytest.approx(metrics["bleu"]["beam"]["bleu4"])
     chosen = result["chosen_on_validation"]
     best = max(result["settings"], key=lambda row: row["validation_bleu"]["bleu4"])
@@ -34,7 +35,7 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     assert again["settings"] == result["settings"] and pathlib.Path(again["export_path"]).name == str(
         int(export.name) + 1)  # the same choice, exported once more, nothing scored again
     table = report._decoding_rows(result)  # the results page's table of the study
-    assert len([line for line in table if line.startswith("| greedy") or line.startswith("| beam")]) == 3
+    assert len([line for line in table if line.startswith("| greedy") or line.startswith("| beam")]) == 4
 
 
 def test_a_folder_without_a_trained_run_is_refused(tmp_path):

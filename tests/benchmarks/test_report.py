@@ -26,7 +26,7 @@ def test_report_on_an_empty_results_folder(tmp_path):
     rows = [line for line in page.splitlines() if line.startswith("| [")]
     assert len(rows) == 5 and all("| not measured | not measured | not measured |" in row for row in rows)
     assert "Load test: not measured" in page and "Scale-out: not measured" in page
-    assert "Captioner decoding study: not measured" in page
+    assert "Captioner decoding study: not measured" in page and "Captioner variants: not measured" in page
 
 
 def test_report_reads_a_load_test_and_marks_sample_data(tmp_path):
@@ -40,3 +40,17 @@ def test_report_reads_a_load_test_and_marks_sample_data(tmp_path):
     page = report.render(tmp_path)
     assert "not the real dataset" in page
     assert "| char_lm | 61.8 | 56.0 ms | 210.8 ms | 0 | 557 -> 557 MiB | yes |" in page
+
+
+def test_captioner_variants_show_the_epoch_their_rule_kept(tmp_path):
+    """A decoder kept by validation BLEU-4 shows that epoch, not the one with the lowest loss."""
+    history = [{"epoch": 0, "val_loss": 3.0, "val_bleu4": 0.10}, {"epoch": 1, "val_loss": 2.9, "val_bleu4": 0.12},
+               {"epoch": 2, "val_loss": 2.8, "val_bleu4": 0.11}]
+    for name, select_by in (("captioner_by_bleu", "bleu"), ("captioner_by_loss", "loss")):
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "config": {"select_by": select_by}, "history": history, "decoder_train_seconds": 600,
+            "bleu": {"beam": {"bleu4": 0.1121}, "greedy": {"bleu4": 0.0862}}, "command": f"run {name}"}))
+    rows = report._captioner_variant_rows(tmp_path)
+    figures = "| 0.1121 / 0.0862 |"
+    assert f"| `captioner_by_bleu.json` | 10.0 min | 2 of 3 | bleu | 2.900 {figures} `run captioner_by_bleu` |" in rows
+    assert f"| `captioner_by_loss.json` | 10.0 min | 3 of 3 | loss | 2.800 {figures} `run captioner_by_loss` |" in rows

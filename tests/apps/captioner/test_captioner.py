@@ -41,6 +41,8 @@ def test_quick_offline_path(quick_run):
     encoder_history = (encoder_folder / "history.csv").read_text().splitlines()
     assert len(encoder_history) == 2 and "nan" not in encoder_history[1].lower()
     assert all(np.isfinite(row["loss"]) for row in metrics["history"]), metrics["history"]
+    # --select-by bleu (the default): every epoch's validation captions were written and scored.
+    assert all(0.0 <= row["val_bleu4"] <= 1.0 for row in metrics["history"]), metrics["history"]
     features = tmp_path / "run" / "features"
     assert list(features.rglob("eval.npz")) and list(features.rglob("train-00000-of-*.tfrecord"))
     saved = json.loads((tmp_path / "export" / "captioner" / "1" / "assets.extra" / "metrics.json").read_text())
@@ -194,3 +196,18 @@ def test_predict_script_local_rest_and_grpc(quick_run, tmp_path):
     assert remote == local == over_grpc and isinstance(local["predictions"][0], str)
     with pytest.raises(SystemExit):
         predict.main([str(tmp_path / "missing.jpg")])
+
+
+def test_decoder_schedule_and_selection_flags():
+    """--schedule cosine decays the decoder's rate to zero over --epochs; constant keeps --learning-rate."""
+    config = train.parse_config(train.Config, ["--sample", "--epochs", "4", "--schedule", "cosine"])
+    schedule = train.decoder_learning_rate(config, steps_per_epoch=10)
+    assert float(schedule(0)) == pytest.approx(config.learning_rate)
+    assert float(schedule(20)) == pytest.approx(config.learning_rate / 2, rel=1e-4)
+    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-12)
+    constant = train.parse_config(train.Config, ["--sample", "--learning-rate", "0.002"])
+    assert train.decoder_learning_rate(constant, steps_per_epoch=10) == 0.002
+    for flag, value in (("--schedule", "linear"), ("--select-by", "accuracy")):
+        with pytest.raises(SystemExit):  # argparse refuses a choice it does not know
+            train.parse_config(train.Config, ["--sample", flag, value])
+    assert config.select_by == "bleu"  # the kept epoch is the one whose captions scored best on validation
