@@ -203,7 +203,7 @@ def main(argv=None, extra_callbacks=()):
     epoch_metrics, monitor, mode = None, "val_loss", "min"
     if config.select_by == "bleu":  # validation captions written as serving writes them, scored after every epoch
         validation_writer = CaptionWriter(encoder, decoder, vectorizer, config)
-        beam = tf.function(validation_writer.beam_from_features)  # traced once, reused every epoch
+        beam = tf.function(validation_writer.beam_from_features)  # its beam-search graph is traced once, not per epoch
         epoch_metrics, monitor, mode = {"val_bleu4": lambda: evaluate.bleu_scores(
             caption_all(beam, features["validation"]), splits["validation"].captions)["bleu4"]}, "val_bleu4", "max"
     result = fit(decoder, train_data, validation_data, config, monitor=monitor, mode=mode,
