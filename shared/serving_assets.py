@@ -30,9 +30,9 @@ import numpy as np
 import tensorflow as tf
 try:
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-except ImportError as error:  # requirements.txt cannot say --no-deps, so this one is installed by hand
-    raise ImportError("tensorflow-serving-api is missing: pip install --no-deps tensorflow-serving-api==2.21.0 "
-                      "(--no-deps: it would otherwise replace tensorflow-cpu with tensorflow)") from error
+except ImportError as error:
+    raise ImportError("tensorflow-serving-api is missing: pip install -r requirements.txt "
+                      "(it pins tensorflow-serving-api==2.21.0)") from error
 
 from shared import bare_tf
 
