@@ -7,6 +7,12 @@ export carries everything TF Serving needs (core ops only, vocabularies inside) 
 Serving's REST JSON: requests in row ("instances") or columnar ("inputs") form, {"b64": ...} for bytes,
 and answers {"predictions": ...} or {"outputs": ...}, or {"error": ...} for a bad request.
 
+It hides any GPU before TensorFlow starts, as a CPU TF Serving host has none, and exits 1, naming them, if
+the graph holds an op that such a host cannot run: not registered by core TensorFlow, without a CPU kernel
+(`CudnnRNNV3`, what Keras traces beside a GPU) or XLA-only (`Xla*`). With no request it only checks:
+
+    python -I shared/bare_tf.py saved_models/imdb_sentiment/1     # exit 0: servable on CPU; 1: it names the ops
+
     python -I shared/bare_tf.py saved_models/imdb_sentiment/1 --request '{"instances": ["Great film!"]}'
     python -I shared/bare_tf.py saved_models/imdb_sentiment/1 --serve 8501 --model-name imdb_sentiment
     python -I shared/bare_tf.py MODEL --request-file req.json --repeat 50   # latency in milliseconds
@@ -45,11 +51,16 @@ class _BlockForbidden(importlib.abc.MetaPathFinder):
 
 if __name__ == "__main__":  # only as the checker's own process: never block imports in a caller's process
     sys.meta_path.insert(0, _BlockForbidden())
+    # A CPU TF Serving host has no GPU: hide this machine's, so an export that only runs on one fails here.
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402  (the blocker and the log level come first)
 from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
-from tensorflow.python.framework import op_def_registry  # noqa: E402
+from tensorflow.python.framework import kernels, op_def_registry  # noqa: E402
 import numpy as np  # noqa: E402  (what TensorFlow itself installs)
+
+# Kernel device types that run on a CPU-only host ("DEFAULT" kernels run anywhere: NoOp, control flow).
+CPU_DEVICE_TYPES = ("CPU", "DEFAULT")
 
 
 def _decode(value):
@@ -214,8 +225,8 @@ def importable_forbidden_modules():
     return importable
 
 
-def non_core_ops(model_dir):
-    """Ops in the SavedModel's graph that core TensorFlow does not register (should be none)."""
+def graph_ops(model_dir):
+    """Every op the SavedModel's graphs use, its function library included (function calls left out)."""
     saved_model = saved_model_pb2.SavedModel()
     with open(os.path.join(model_dir, "saved_model.pb"), "rb") as handle:
         saved_model.ParseFromString(handle.read())
@@ -225,7 +236,30 @@ def non_core_ops(model_dir):
         for function in graph.graph_def.library.function:
             functions.add(function.signature.name)
             ops |= {node.op for node in function.node_def}
-    return sorted(op for op in ops - functions if op_def_registry.get(op) is None)
+    return ops - functions
+
+
+def non_core_ops(model_dir):
+    """Ops in the SavedModel's graph that core TensorFlow does not register (should be none)."""
+    return sorted(op for op in graph_ops(model_dir) if op_def_registry.get(op) is None)
+
+
+def cpu_unservable_ops(model_dir):
+    """Registered ops that a CPU-only TF Serving cannot run: no CPU kernel, or XLA-only (should be none).
+
+    Keras picks cuDNN at trace time when it sees a GPU, so an export traced beside one can hold `CudnnRNNV3`:
+    registered everywhere, but with only a GPU kernel. `Xla*` ops (keras-hub's samplers trace
+    `XlaDynamicUpdateSlice`) have CPU kernels in this TensorFlow only as JIT compilation wrappers, which
+    stock TF Serving does not carry. Either fails every request on a CPU host.
+    """
+    unservable = []
+    for op in sorted(graph_ops(model_dir)):
+        if op_def_registry.get(op) is None:
+            continue  # reported by non_core_ops
+        devices = {kernel.device_type for kernel in kernels.get_registered_kernels_for_op(op).kernel}
+        if op.startswith("Xla") or not devices & set(CPU_DEVICE_TYPES):
+            unservable.append(op)
+    return unservable
 
 
 def describe(loaded):
@@ -292,6 +326,16 @@ def main(argv=None):
     parser.add_argument("--model-name", default="model", help="the model name in REST paths (--serve)")
     args = parser.parse_args(argv)
 
+    # The graph is read before it is loaded: an op without a CPU kernel may fail the load itself.
+    unservable = {"non_core_ops": non_core_ops(args.model_dir),
+                  "cpu_unservable_ops": cpu_unservable_ops(args.model_dir)}
+    if any(unservable.values()):
+        print(f"{args.model_dir} cannot be served by a CPU-only TF Serving: ops core TensorFlow does not "
+              f"register {unservable['non_core_ops']}; ops with no CPU kernel or XLA-only "
+              f"{unservable['cpu_unservable_ops']}. Export where no GPU is visible, or with the RNN layers' "
+              "use_cudnn=False (shared/export.py does this).", file=sys.stderr)
+        print(json.dumps(unservable))
+        return 1
     loaded = tf.saved_model.load(args.model_dir)
     if args.serve is not None:
         return serve(loaded, args.model_name, args.serve)
@@ -318,8 +362,7 @@ def main(argv=None):
         results.append(result)
     print(json.dumps({"signatures": describe(loaded), "results": results,
                       "forbidden_imports": forbidden_imports(),
-                      "importable_forbidden_modules": importable_forbidden_modules(),
-                      "non_core_ops": non_core_ops(args.model_dir)}))
+                      "importable_forbidden_modules": importable_forbidden_modules(), **unservable}))
     return 0
 
 

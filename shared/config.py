@@ -111,15 +111,15 @@ def build_parser(cls: type[TrainConfig], description: str | None = None) -> argp
     for field in dataclasses.fields(cls):
         flag = "--" + field.name.replace("_", "-")
         kind = _field_type(cls, field)
-        help_text = field.metadata.get("help", "")
+        # argparse %-formats help strings: a literal % in a why ("50% of ...") must be written %%.
+        help_text = f"{field.metadata.get('help', '')} (default: {field.default})".replace("%", "%%")
         # SUPPRESS lets parse_config tell the flags a user typed from the defaults (for --quick).
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=f"{help_text} (default: {field.default})")
+                                default=argparse.SUPPRESS, help=help_text)
         else:
             parser.add_argument(flag, type=kind, default=argparse.SUPPRESS,
-                                choices=field.metadata.get("choices"),
-                                help=f"{help_text} (default: {field.default})")
+                                choices=field.metadata.get("choices"), help=help_text)
     return parser
 
 

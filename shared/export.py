@@ -12,6 +12,7 @@ how good it measured (TF Serving ignores assets.extra except for its warm-up fil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -26,6 +27,31 @@ from shared.config import TrainConfig, to_dict
 from shared.serving import check_saved_model
 from shared.serving_assets import write_serving_assets
 from shared.training import finish_run
+
+
+@contextlib.contextmanager
+def portable_recurrent_layers(track: typing.Sequence[typing.Any]):
+    """Within the block, every LSTM/GRU reachable from `track` takes Keras' generic (CPU-capable) path.
+
+    Keras 3 decides at trace time whether an LSTM or GRU runs on cuDNN: traced in a process that sees a
+    GPU, the graph holds `CudnnRNNV3`, which has only a GPU kernel, so a CPU TF Serving host fails every
+    request. Training keeps cuDNN (`use_cudnn="auto"`); only the export's trace is forced off it, and the
+    weights are the same either way (Keras converts them). `shared/bare_tf.py` checks the result.
+    """
+    layers = {}
+    for item in track:
+        if isinstance(item, keras.layers.Layer):
+            for layer in [item, *item._flatten_layers(include_self=False)]:
+                if hasattr(layer, "use_cudnn"):
+                    layers[id(layer)] = layer
+    saved = {key: layer.use_cudnn for key, layer in layers.items()}
+    try:
+        for layer in layers.values():
+            layer.use_cudnn = False
+        yield
+    finally:
+        for key, layer in layers.items():
+            layer.use_cudnn = saved[key]
 
 
 def next_version(model_root: str | os.PathLike) -> int:
@@ -57,14 +83,16 @@ def export_saved_model(config: TrainConfig, endpoints: dict[str, tuple[typing.Ca
     archive = keras.export.ExportArchive()
     for item in track:
         archive.track(item)
-    for name, (function, input_signature) in endpoints.items():
-        archive.add_endpoint(name=name, fn=function, input_signature=input_signature)
-
     model_root = pathlib.Path(export_dir or config.export_dir) / config.app
     model_root.mkdir(parents=True, exist_ok=True)
     staging = model_root / f".incomplete-{uuid.uuid4().hex}"
     try:
-        archive.write_out(str(staging), verbose=False)
+        with portable_recurrent_layers(track):  # traced here: no cuDNN-only op may enter the graph
+            for name, (function, input_signature) in endpoints.items():
+                # A tf.function traced earlier (beside a GPU, say) would bring its old graph: trace afresh.
+                function = getattr(function, "python_function", function)
+                archive.add_endpoint(name=name, fn=function, input_signature=input_signature)
+            archive.write_out(str(staging), verbose=False)
         extra = staging / "assets.extra"
         extra.mkdir(exist_ok=True)
         (extra / "config.json").write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")

@@ -142,10 +142,11 @@ def check_saved_model(model_dir: str | os.PathLike, requests: list[dict], repeat
     """Call `requests` on the SavedModel in a fresh process that imports only TensorFlow.
 
     Returns bare_tf.py's report: each signature's inputs and outputs, each request's status, response and
-    (with `repeat`) latency, the forbidden modules imported and the non-core ops found (both empty).
+    (with `repeat`) latency, the forbidden modules imported, the non-core ops and the ops a CPU-only host
+    cannot run (all three empty). The process sees no GPU, as a CPU TF Serving host.
 
     Raises:
-        RuntimeError: the process failed (a blocked import included), or the graph has non-core ops.
+        RuntimeError: the process failed (a blocked import, or an op without a CPU kernel, included).
     """
     # Requests travel in a file: a video or a batch of images is far larger than one command-line argument
     # may be (128 KiB on Linux).
@@ -158,9 +159,10 @@ def check_saved_model(model_dir: str | os.PathLike, requests: list[dict], repeat
     if completed.returncode != 0:
         raise RuntimeError(f"bare-TF check of {model_dir} failed:\n{completed.stderr[-4000:]}")
     report = json.loads(completed.stdout.strip().splitlines()[-1])
-    if report["forbidden_imports"] or report["non_core_ops"]:
-        raise RuntimeError(f"{model_dir} needs more than core TensorFlow: modules "
-                           f"{report['forbidden_imports']}, ops {report['non_core_ops']}")
+    if report["forbidden_imports"] or report["non_core_ops"] or report["cpu_unservable_ops"]:
+        raise RuntimeError(f"{model_dir} needs more than core TensorFlow on a CPU: modules "
+                           f"{report['forbidden_imports']}, ops {report['non_core_ops']}, ops without a CPU "
+                           f"kernel {report['cpu_unservable_ops']}")
     return report
 
 

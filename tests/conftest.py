@@ -1,5 +1,6 @@
 """Shared test fixtures: quiet TensorFlow, the real-data folder, and one quick export per app."""
 
+import contextlib
 import importlib
 import os
 import pathlib
@@ -37,11 +38,45 @@ QUICK_FLAGS = {
 }
 
 
+@contextlib.contextmanager
+def exports_traced_as_beside_a_gpu():
+    """Within the block, every SavedModel export is traced as a process that sees a GPU would trace it.
+
+    Keras chooses cuDNN for an LSTM/GRU at trace time by asking `_is_gpu_available()`; answering yes while
+    `keras.export.ExportArchive` traces reproduces a GPU machine's export graph here (training itself stays
+    on the CPU path, which this machine can run). An export that let `CudnnRNNV3` in then fails its own
+    bare-TF check, which runs with no GPU, as a CPU TF Serving host.
+    """
+    keras_tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    archive = importlib.import_module("keras").export.ExportArchive
+    originals = {name: getattr(archive, name) for name in ("add_endpoint", "write_out")}
+
+    def traced_beside_a_gpu(original):
+        def method(*args, **kwargs):
+            answer = keras_tf_rnn._is_gpu_available
+            keras_tf_rnn._is_gpu_available = lambda: True
+            try:
+                return original(*args, **kwargs)
+            finally:
+                keras_tf_rnn._is_gpu_available = answer
+        return method
+
+    for name, original in originals.items():
+        setattr(archive, name, traced_beside_a_gpu(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(archive, name, original)
+
+
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory):
     """A function: app name -> (tmp_path, metrics) of that app's quick offline train-and-export.
 
-    Trained on first use, then cached for the session; the export is `metrics["export_path"]`.
+    Trained on first use, then cached for the session; the export is `metrics["export_path"]`. Each export
+    is traced as on a GPU machine (`exports_traced_as_beside_a_gpu`) and checked by its train.py in a
+    process with no GPU, so every app test also proves its export serves on a CPU-only host.
     """
     runs = {}
 
@@ -49,7 +84,8 @@ def quick_runs(tmp_path_factory):
         if app not in runs:
             tmp_path = tmp_path_factory.mktemp(app)
             train = importlib.import_module(f"apps.{app}.train")
-            runs[app] = (tmp_path, train.main(quick_argv(tmp_path, *QUICK_FLAGS[app])))
+            with exports_traced_as_beside_a_gpu():
+                runs[app] = (tmp_path, train.main(quick_argv(tmp_path, *QUICK_FLAGS[app])))
         return runs[app]
 
     return run
