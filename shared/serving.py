@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import io
 import json
 import os
 import pathlib
@@ -36,6 +37,37 @@ class ServingError(RuntimeError):
 def b64(data: bytes) -> dict:
     """Bytes in TF Serving JSON: {"b64": "..."} (JPEG files, non-UTF-8 text)."""
     return {"b64": base64.b64encode(data).decode("ascii")}
+
+
+# Longest side a client sends. Every image model here resizes to at most 299 pixels, so larger images
+# only cost upload and decoding; 1024 keeps detail for any model a user trains at a larger size.
+CLIENT_MAX_SIDE = 1024
+
+
+def image_file_as_jpeg(path: str | os.PathLike, max_side: int = CLIENT_MAX_SIDE) -> bytes:
+    """The bytes a client sends for an image file: any format Pillow opens (WebP, TIFF, HEIF plugins...),
+    as JPEG, upright (EXIF orientation applied) and at most `max_side` pixels on its longest side.
+
+    A JPEG that already fits is sent as it is, byte for byte. The served models decode JPEG, PNG, GIF and
+    BMP themselves; converting on the client is what lets a user's WebP or TIFF reach them.
+
+    Raises:
+        ValueError: the file is not an image Pillow can read.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError  # here: only image clients need Pillow
+
+    data = pathlib.Path(path).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format == "JPEG" and max(image.size) <= max_side and image.getexif().get(0x0112, 1) == 1:
+                return data
+            image = ImageOps.exif_transpose(image).convert("RGB")  # first frame of an animation
+            image.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=95)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ValueError(f"{path} is not an image Pillow can read ({error}).") from None
 
 
 def _request_body(instances, inputs, signature_name) -> dict:

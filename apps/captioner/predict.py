@@ -5,8 +5,9 @@ Usage:
     python apps/captioner/predict.py --greedy photo.jpg                        # greedy instead of beam search
     python apps/captioner/predict.py --server http://localhost:8501 photo.jpg  # TF Serving REST
 
-The files' bytes travel as {"b64": ...} in a TF Serving request, {"instances": [...]}; decoding, resizing,
-the encoder and the decoding loop all run inside the model.
+Any image Pillow opens (JPEG, PNG, WebP, TIFF, ...) is sent as JPEG bytes, {"b64": ...} in a TF Serving
+request {"instances": [...]}, at most 1024 pixels on its longest side (shared.serving.image_file_as_jpeg);
+decoding, resizing, the encoder and the decoding loop all run inside the model.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import argparse
 import json
 import pathlib
 
-from shared.serving import add_client_arguments, b64, client_from_arguments
+from shared.serving import add_client_arguments, b64, client_from_arguments, image_file_as_jpeg
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("images", nargs="+", help="JPEG, PNG, GIF or BMP files")
+    parser.add_argument("images", nargs="+", help="image files: any format Pillow opens (JPEG, PNG, WebP, TIFF...)")
     add_client_arguments(parser, "captioner")
     parser.add_argument("--greedy", action="store_true", help="use the greedy signature (default: beam search)")
     args = parser.parse_args(argv)
@@ -28,8 +29,12 @@ def main(argv=None):
     missing = [path for path in args.images if not pathlib.Path(path).is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)}")
+    try:
+        images = [b64(image_file_as_jpeg(path)) for path in args.images]
+    except ValueError as error:
+        parser.error(str(error))
     client = client_from_arguments(args)
-    response = client.predict(instances=[b64(pathlib.Path(path).read_bytes()) for path in args.images],
+    response = client.predict(instances=images,
                               signature_name="greedy" if args.greedy else None)
     if args.json:
         print(json.dumps(response, indent=2))

@@ -3,7 +3,9 @@
 Real data: the Large Movie Review Dataset (Maas et al., 2011), 25,000 training and 25,000 test reviews,
 half positive, half negative. `--data-dir` may point at either layout:
     imdb_reviews.jsonl.gz         one JSON object per review: split, label, text (../shared/data/imdb)
-    aclImdb/{train,test}/{pos,neg}/*.txt   the original archive, which the download fetches
+    aclImdb/{train,test}/{pos,neg}/*.txt   the original archive
+Without `--data-dir`, the download goes through TensorFlow Datasets (`imdb_reviews`), which writes
+the first layout into the cache, and falls back to the original archive.
 The validation set is a seeded slice of the training split; the test split is only for the final figure.
 
 Offline sample (`--sample`): `sample_reviews` writes short reviews from a small grammar. Their label hangs on
@@ -13,6 +15,8 @@ recurrent model can: a small lesson in why sequence models exist.
 
 from __future__ import annotations
 
+import gzip
+import json
 import pathlib
 import random
 import tarfile
@@ -32,7 +36,35 @@ class Reviews(typing.NamedTuple):
     labels: np.ndarray  # int32, 1 = positive
 
 
+def download_with_tfds(cache: pathlib.Path) -> pathlib.Path:
+    """IMDb through TensorFlow Datasets (`imdb_reviews`, as the TensorFlow tutorials load it), written to
+    `cache/imdb_reviews.jsonl.gz`: the same file `--data-dir` reads, so every later run reads it alike.
+
+    Needs the `datasets` extra (`pip install rnn-suite[datasets]`; requirements.txt has it).
+    """
+    import tensorflow_datasets as tfds  # only this download path needs it
+
+    target = cache / "imdb_reviews.jsonl.gz"
+    records = [{"split": split, "label": int(label), "text": text.decode("utf-8", errors="replace")}
+               for split in ("train", "test")
+               for text, label in tfds.as_numpy(tfds.load("imdb_reviews", split=split, as_supervised=True,
+                                                          data_dir=str(cache / "tfds")))]
+    partial = target.with_name(target.name + ".partial")  # renamed into place whole: never half a file
+    with gzip.open(partial, "wt", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    partial.replace(target)
+    return target
+
+
 def _download(cache: pathlib.Path) -> None:
+    """TensorFlow Datasets first; the Stanford archive (keras.utils.get_file) if that fails."""
+    try:
+        download_with_tfds(cache)
+        return
+    except Exception as error:  # noqa: BLE001  (a missing extra, or network errors of many types)
+        print(f"TensorFlow Datasets could not provide imdb_reviews ({type(error).__name__}: {error}); "
+              f"downloading {URL} instead.")
     import keras  # only the download needs it
 
     archive = keras.utils.get_file("aclImdb_v1.tar.gz", URL, cache_dir=str(cache), cache_subdir="")
