@@ -1,6 +1,7 @@
 """serving/: models.config and the batching file parse as TF Serving's own protos and match the apps."""
 
 import importlib
+import re
 import pathlib
 
 import pytest
@@ -93,3 +94,18 @@ def test_batching_parameters_parse_and_satisfy_tf_servings_rules():
     # The declared message is strict: a misspelt field is refused, as TF Serving refuses it.
     with pytest.raises(text_format.ParseError):
         text_format.Parse("max_batch_sise { value: 4 }", batching_parameters())
+
+
+def test_every_tf_serving_image_is_pinned_to_the_tensorflow_of_requirements():
+    """TF Serving must know every op the exports use: the same release as the TensorFlow that writes them."""
+    pins = dict(line.split("==") for line in (REPO / "requirements.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins["tensorflow"] == pins["tensorflow-serving-api"]
+    wanted = f"tensorflow/serving:{pins['tensorflow']}"
+    compose = yaml.safe_load((SERVING / "docker-compose.yml").read_text())
+    deployment = yaml.safe_load((SERVING / "k8s" / "deployment.yaml").read_text())
+    images = [service["image"] for service in compose["services"].values()]
+    images += [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert images and set(images) == {wanted}
+    documented = set(re.findall(r"tensorflow/serving:[\w.${}:-]+", (SERVING / "README.md").read_text()))
+    assert documented == {wanted}
