@@ -16,6 +16,7 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
+from shared.progress import progress
 from shared.text import normalize_reference
 
 
@@ -36,12 +37,18 @@ def constant_baseline(train_captions: list[list[str]], candidates: int = 300, im
     """The training caption with the best BLEU-4 against the training references, if said for every image.
 
     Searches `candidates` captions drawn at random against `images` training images (an exhaustive search
-    over all 30,000 captions would take hours and move the figure little).
+    over all 30,000 captions would take hours and move the figure little). The references are tokenized
+    and counted once (sacrebleu caches references given to `BLEU(references=...)`), then each candidate is
+    scored against them: the same BLEU-4 as `bleu_scores`, without re-reading 5,000 references per candidate.
     """
     rng = np.random.default_rng(seed)
     picked = rng.permutation(len(train_captions))[:images]
     references = [train_captions[i] for i in picked]
     pool = normalize([caption for i in rng.permutation(len(train_captions))[:candidates]
                       for caption in train_captions[i][:1]])
-    scores = [bleu_scores([candidate] * len(references), references)["bleu4"] for candidate in pool]
+    count = min(len(refs) for refs in references)
+    bleu4 = sacrebleu.metrics.BLEU(max_ngram_order=4, references=[
+        normalize([refs[j] for refs in references]) for j in range(count)])
+    scores = [bleu4.corpus_score([candidate] * len(references), None).score
+              for candidate in progress(pool, total=len(pool), label="constant-caption baseline")]
     return pool[int(np.argmax(scores))]

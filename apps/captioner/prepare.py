@@ -36,6 +36,7 @@ import tensorflow as tf
 from apps.captioner import shards
 from shared import distribute
 from shared.clipping import cosine_schedule, make_optimizer
+from shared.progress import progress
 from shared.text import standardize_text
 from shared.time_budget import TimeBudget
 from shared.training import fit
@@ -202,7 +203,8 @@ def _file_digest(path) -> str:
 def feature_batches(encoder: keras.Model, images: list[bytes], size: int,
                     batch_size: int = 32) -> typing.Iterator[np.ndarray]:
     """Pooled encoder features, [batch, 2048] float16 at a time, through the serving graph's preprocessing."""
-    for pixels in image_dataset(images, size, batch_size):
+    batches = image_dataset(images, size, batch_size)
+    for pixels in progress(batches, total=-(-len(images) // batch_size), label=f"features of {len(images)} images"):
         yield encoder(pixels, training=False).numpy().astype(np.float16)
 
 

@@ -31,6 +31,7 @@ from shared.clipping import cosine_schedule, make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.progress import progress
 from shared.serving import b64
 from shared.text import frame_targets, make_target_vectorizer
 from shared.time_budget import TimeBudget
@@ -162,8 +163,9 @@ def caption_pairs(split, features, vectorizer, config, batch_size, training):
 def caption_all(function, features, batch_size=64):
     """Run an in-graph captioning function over features in batches -> list of str."""
     traced = tf.function(function)
+    starts = range(0, len(features), batch_size)
     out = [traced(tf.constant(features[i:i + batch_size], tf.float32)).numpy()
-           for i in range(0, len(features), batch_size)]
+           for i in progress(starts, total=len(starts), label=f"captioning {len(features)} images")]
     return [text.decode("utf-8") for part in out for text in part]
 
 

@@ -34,6 +34,7 @@ from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.progress import progress
 from shared.text import frame_targets, normalize_reference, truncate_ids
 from shared.time_budget import TimeBudget
 from shared.training import fit, start_run
@@ -90,7 +91,8 @@ class Config(TrainConfig):
 def translate_all(function, texts: list[str], batch_size: int = 128) -> tuple[list[str], float]:
     """Run a serving function over `texts` in batches: (translations, seconds)."""
     started, out = time.perf_counter(), []
-    for begin in range(0, len(texts), batch_size):
+    starts = range(0, len(texts), batch_size)
+    for begin in progress(starts, total=len(starts), label=f"translating {len(texts)} sentences"):
         result = function(tf.constant(texts[begin:begin + batch_size]))["translation"]
         out += [t.decode("utf-8") for t in result.numpy()]
     return out, time.perf_counter() - started
