@@ -20,8 +20,10 @@ from shared.serving import b64, check_saved_model
 
 
 def _reviews():
-    reviews = ["At first the plot was dull, but in the end it was wonderful.", "The acting was never good."]
-    return {"instances": reviews}, reviews
+    # The sample grammar's rule: the last clause decides ("dull ... but in the end wonderful" is positive).
+    reviews = {"At first the plot was dull, but in the end it was wonderful.": "positive",
+               "The acting was never good.": "negative"}
+    return {"instances": list(reviews)}, [f"{text} (truly {label})" for text, label in reviews.items()]
 
 
 def _scenes():
@@ -42,8 +44,11 @@ def _prompts():
 
 
 def _sentences():
-    sentences = ["I see two red cats.", "She does not want the big house."]  # the sample grammar's words
-    return {"instances": sentences}, sentences
+    from apps.translator.data import sample_pairs
+
+    pairs = sample_pairs(2, seed=2024)  # new sentences of the sample grammar, with their true translations
+    return {"instances": pairs.english}, [f"{english} -> truly: {spanish}"
+                                          for english, spanish in zip(pairs.english, pairs.spanish)]
 
 
 def _video():
@@ -77,13 +82,13 @@ def _answers(response) -> list:
 def print_table(rows, total_seconds: float) -> None:
     """The final table: app, what each input shows, and the served answer, one line per input."""
     print(f"\n=== Sample predictions, served by a TensorFlow-only process (all apps: {_clock(total_seconds)}) ===\n")
-    print(f"{'app':15} {'time':>5}  {'input':60}  answer")
-    print(f"{'-' * 15} {'-' * 5}  {'-' * 60}  {'-' * 40}")
+    print(f"{'app':15} {'time':>5}  {'input (and the true answer, where the offline data knows it)':80}  answer")
+    print(f"{'-' * 15} {'-' * 5}  {'-' * 80}  {'-' * 40}")
     for app, _, seconds, labels, response in rows:
         for index, (label, answer) in enumerate(zip(labels, _answers(response))):
             name, clock = (app, _clock(seconds)) if index == 0 else ("", "")
-            label = label if len(label) <= 60 else label[:57] + "..."
-            print(f"{name:15} {clock:>5}  {label:60}  {answer[:100]}")
+            label = label if len(label) <= 80 else label[:77] + "..."
+            print(f"{name:15} {clock:>5}  {label:80}  {answer[:100]}")
     print("\nExports: " + ", ".join(path for _, path, *_ in rows))
 
 
