@@ -139,6 +139,9 @@ def prepare(run_dir: pathlib.Path, resume: bool, epochs: int) -> RunState:
     Raises ValueError, changing nothing, when `--resume` finds a backup/ in which no state is intact.
     """
     backup = run_dir / "backup"
+    for folder in (run_dir, run_dir / "checkpoints", backup):  # left by a process killed while writing
+        for stale in folder.glob(".*.incomplete-*"):
+            stale.unlink(missing_ok=True)
     if resume and _has_state(backup):
         return _restore(run_dir, backup, epochs)
     if resume:
