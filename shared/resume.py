@@ -168,11 +168,12 @@ def _restore(run_dir: pathlib.Path, backup: pathlib.Path, epochs: int) -> RunSta
     kept, dropped = cut_history(run_dir / "history.csv", epoch)
     if "best_sha256" in metadata:
         _restore_best(run_dir / "checkpoints" / "best.weights.h5", backup, metadata["best_sha256"])
-    print(f"--resume: restored {which}: {epoch} of {epochs} epochs done; continuing run "
-          f"{metadata.get('run_id', '(unnamed)')} at epoch {epoch + 1}."
+    run_id = metadata.get("run_id") or new_run_id(run_dir)  # a backup of Keras' own format has none
+    then = f"continuing run {run_id} at epoch {epoch + 1}" if epoch < epochs else "only the finishing is left"
+    print(f"--resume: restored {which}: {epoch} of {epochs} epochs done; {then}."
           + (f" history.csv: dropped the rows of epochs {dropped} (not in the restored state)." if dropped else "")
           + (f" history.csv has only {kept} rows for them." if kept < epoch else ""), file=sys.stderr)
-    return RunState(metadata.get("run_id") or new_run_id(run_dir), epoch)
+    return RunState(run_id, epoch)
 
 
 def _restore_best(best: pathlib.Path, backup: pathlib.Path, sha: str | None) -> None:

@@ -170,6 +170,15 @@ def test_each_run_logs_to_its_own_tensorboard_folder_and_a_resume_continues_it(t
     assert len(list((run / "logs").iterdir())) == 2
 
 
+def test_a_backup_in_keras_own_format_still_resumes(tmp_path, capsys):
+    """A run interrupted before this module existed: Keras' BackupAndRestore metadata, no digests."""
+    run = _interrupted(tmp_path, 4, after=2)
+    (run / "backup" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
+    result = _train(tmp_path, 4, resume=True)
+    assert "2 of 4 epochs done" in capsys.readouterr().err
+    assert result.epochs_this_run == 2 and _epochs(result) == [0, 1, 2, 3]
+
+
 def test_cut_history_keeps_one_whole_row_per_restored_epoch(tmp_path):
     path = tmp_path / "history.csv"
     path.write_text("epoch,loss\n0,0.5\n1,0.4\n1,0.4\n2,0.3\n3,0.")  # a resumed epoch, then a row cut short
