@@ -117,11 +117,15 @@ def test_a_truncated_newest_backup_resumes_from_the_previous_one_and_cuts_histor
     assert result.epochs_this_run == 3 and _epochs(result) == [0, 1, 2, 3, 4, 5]  # not 0,1,2,3,3,4,5
 
 
-def test_an_empty_metadata_file_falls_back_to_the_previous_state(tmp_path, capsys):
-    run = _interrupted(tmp_path, 4, after=3)
-    (run / "backup" / "training_metadata.json").write_text("")
+@pytest.mark.parametrize("after, metadata, said", [
+    (3, "", "training_metadata.json is not valid"),  # empty: falls back to the previous state, epoch 2
+    (2, '{"epoch": 2, "batch": 0}', "2 of 4 epochs done"),  # Keras' own format (a run from before this module)
+])
+def test_empty_or_keras_format_metadata_resumes_from_epoch_2(tmp_path, capsys, after, metadata, said):
+    run = _interrupted(tmp_path, 4, after=after)
+    (run / "backup" / "training_metadata.json").write_text(metadata)
     result = _train(tmp_path, 4, resume=True)
-    assert "training_metadata.json is not valid" in capsys.readouterr().err
+    assert said in capsys.readouterr().err
     assert result.epochs_this_run == 2 and _epochs(result) == [0, 1, 2, 3]
 
 
@@ -168,15 +172,6 @@ def test_each_run_logs_to_its_own_tensorboard_folder_and_a_resume_continues_it(t
     assert len(list((run / "logs" / run_id / "train").glob("events.out.tfevents.*"))) == 2  # both processes
     _train(tmp_path, 1)  # a fresh run
     assert len(list((run / "logs").iterdir())) == 2
-
-
-def test_a_backup_in_keras_own_format_still_resumes(tmp_path, capsys):
-    """A run interrupted before this module existed: Keras' BackupAndRestore metadata, no digests."""
-    run = _interrupted(tmp_path, 4, after=2)
-    (run / "backup" / "training_metadata.json").write_text('{"epoch": 2, "batch": 0}')
-    result = _train(tmp_path, 4, resume=True)
-    assert "2 of 4 epochs done" in capsys.readouterr().err
-    assert result.epochs_this_run == 2 and _epochs(result) == [0, 1, 2, 3]
 
 
 def test_cut_history_keeps_one_whole_row_per_restored_epoch(tmp_path):
