@@ -160,7 +160,10 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
         mode: str = "min", steps_per_epoch: int | None = None,
         extra_callbacks: typing.Sequence[keras.callbacks.Callback] = (),
         epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None) -> FitResult:
-    """Train with the suite's callbacks, then load the best checkpoint.
+    """Train with the suite's callbacks, then load the best checkpoint; only then is backup/ removed.
+
+    With `--resume` it continues from the newest intact state of backup/ (shared/resume.py). A damaged best
+    checkpoint raises ValueError and keeps backup/, from which `--resume` restores it.
 
     `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
     `epoch_metrics` maps a name to a function computed after every epoch (validation BLEU of generated
@@ -197,7 +200,8 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
             raise ValueError(
                 f"{best} is damaged ({type(error).__name__}: {error}). The resume state in {run_dir / 'backup'} "
                 f"is kept, with a copy of the best checkpoint: run the same command with --resume to restore "
-                f"it and finish (no epoch is trained again).") from error
+                f"it and finish (no epoch is trained again). Should that report the same, delete {best.name} and "
+                f"resume: the last epoch's weights are then kept instead.") from error
     shutil.rmtree(run_dir / "backup", ignore_errors=True)  # only now: the run's outcome is safe on disk
     return FitResult(read_history(config.run_dir), counter.count, seconds)
 
