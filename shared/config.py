@@ -112,7 +112,7 @@ def build_parser(cls: type[TrainConfig], description: str | None = None) -> argp
     for field in dataclasses.fields(cls):
         flag = "--" + field.name.replace("_", "-")
         kind = _field_type(cls, field)
-        help_text = field.metadata.get("help", "")
+        help_text = field.metadata.get("help", "").replace("%", "%%")  # argparse %-formats help ("98.7%")
         # SUPPRESS lets parse_config tell the flags a user typed from the defaults (for --quick).
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
