@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from shared import distribute
 from shared.clipping import DEFAULT_CLIPNORM
+from shared.resume import atomic_write
 
 
 def option(default: Any, why: str, choices: typing.Sequence[Any] | None = None) -> Any:
@@ -147,7 +148,5 @@ def to_dict(config: TrainConfig) -> dict:
 
 def save_config(config: TrainConfig, path: str | pathlib.Path) -> pathlib.Path:
     """Write the config as indented JSON (the record of how a run or an export was made)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")
-    return path
+    # Atomic (shared/resume.py): a kill while it is written leaves the old file, not half a file.
+    return atomic_write(path, json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n")

@@ -98,3 +98,30 @@ def require_keys(records: typing.Iterable[dict], keys: typing.Sequence[str], sou
         missing = [key for key in keys if key not in record]
         if missing:
             raise DataCorruptError(f"{source}: record {index} lacks {missing}; expected keys {list(keys)}.")
+
+
+# `--partial-data`, the flag of the apps whose real dataset has a known size (IMDb, spa-eng, Flickr8k).
+PARTIAL_DATA_HELP = ("Train on a copy of the real dataset whose counts differ from the full one (a subset of "
+                     "your own, another release); without it such a copy is refused as incomplete.")
+
+
+def check_counts(source: str | os.PathLike, found: dict[str, int], expected: dict[str, int], dataset: str,
+                 partial: bool) -> None:
+    """Refuse a copy of a known dataset whose counts are not the full dataset's, unless `partial`.
+
+    A real dataset's size is known, so a short file means an interrupted download or copy, which would
+    otherwise train silently on part of the data. `found` and `expected` map what is counted ("test
+    reviews") to counts. Raises DataCorruptError (a ValueError) naming the file and both counts.
+    """
+    if partial or found == expected:
+        return
+    listing = lambda counts: " + ".join(f"{counts.get(what, 0):,} {what}" for what in expected)  # noqa: E731
+    gaps = [f"{expected[what] - found.get(what, 0):,} {what} missing" if found.get(what, 0) < expected[what]
+            else f"{found[what] - expected[what]:,} {what} more than expected"
+            for what in expected if found.get(what, 0) != expected[what]]
+    looks = ("looks incomplete (an interrupted download or copy?): download it again"
+             if any(found.get(what, 0) < count for what, count in expected.items())
+             else "is not the release this app knows: use the standard one")
+    raise DataCorruptError(
+        f"{source} holds {listing(found)}, but the full {dataset} has {listing(expected)} ({'; '.join(gaps)}). "
+        f"The copy {looks}, or pass --partial-data to train on it as it is.")

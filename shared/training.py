@@ -4,13 +4,15 @@ A run folder (`--output-dir`, default `runs/<app>/`) holds:
     config.json        the frozen config of the run
     history.csv        one row per finished epoch (appended across resumes)
     checkpoints/       best.weights.h5 (by the monitored metric) and last.weights.h5
-    backup/            BackupAndRestore's state: weights, optimizer and epoch; gone after a clean finish
-    logs/              TensorBoard (`tensorboard --logdir runs`)
+    backup/            the resume state: weights, optimizer and epoch; gone once a finished run's best loads
+    logs/<run id>/     TensorBoard, one folder per run (`tensorboard --logdir runs`); a resume continues its own
     metrics.json       the final figures, written by `finish_run`
 
 Resume: a run that dies (Ctrl-C, a killed job, a crash) leaves `backup/`. Running the same command with
-`--resume` restores weights, optimizer state and the epoch counter from it, so no finished epoch is redone.
-Without `--resume` the old backup is cleared and training starts over.
+`--resume` restores weights, optimizer state and the epoch counter from the newest intact state there, says
+which, and cuts history.csv back to the epochs it covers, so no finished epoch is redone or counted twice.
+Every file is written atomically, and a damaged one gets an error naming it (shared/resume.py). Without
+`--resume` the old backup is cleared and training starts over.
 
 Distribution (`--distribute`, shared/distribute.py): `start_run` creates the strategy before anything else,
 `fit` shards in-memory datasets by DATA, and `finish_run` removes a non-chief worker's scratch folder. Each
@@ -30,8 +32,11 @@ import typing
 
 import keras
 
-from shared import distribute
+from shared import distribute, resume
 from shared.config import TrainConfig, save_config
+
+# start_run's resume decision for each run folder, taken (once) by the next `fit` into that folder.
+_PREPARED: dict[pathlib.Path, resume.RunState] = {}
 
 
 def start_run(config: TrainConfig) -> pathlib.Path:
@@ -50,12 +55,8 @@ def start_run(config: TrainConfig) -> pathlib.Path:
               f"{' (chief)' if role.is_chief else ', writing only to ' + str(config.run_dir)}")
     keras.utils.set_random_seed(config.seed)
     run_dir = config.run_dir
-    backup = run_dir / "backup"
-    if config.resume and not backup.exists():
-        print(f"--resume: no interrupted run in {backup}; starting from epoch 1.", file=sys.stderr)
-    if not (config.resume and backup.exists()):  # a fresh start forgets any earlier run's progress
-        shutil.rmtree(backup, ignore_errors=True)
-        (run_dir / "history.csv").unlink(missing_ok=True)
+    # Decided now, before data and model are built, so a damaged backup/ is reported at once.
+    _PREPARED[run_dir.resolve()] = resume.prepare(run_dir, config.resume, config.epochs)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.json")
     return run_dir
@@ -74,8 +75,11 @@ def _best_so_far(history_csv: pathlib.Path, monitor: str, mode: str) -> float | 
 
 def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool = False,
                        epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None,
-                       ) -> list[keras.callbacks.Callback]:
+                       state: resume.RunState | None = None) -> list[keras.callbacks.Callback]:
     """Backup for resume, best and last checkpoints, TensorBoard and the CSV history.
+
+    `state` is the run's resume state (`resume.prepare`; a fresh start by default). The backup is saved
+    first in each epoch (raw weights, before an EMA swap) and committed last, after history.csv has the row.
 
     With `ema` (an optimizer with `use_ema`), the weight average is swapped in after each epoch's backup,
     so validation and the checkpoints see the average while the backup keeps the raw training state.
@@ -85,19 +89,21 @@ def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool =
     run_dir = config.run_dir
     checkpoints = run_dir / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
+    state = state or resume.RunState(resume.new_run_id(run_dir), 0)
+    backup = resume.CrashSafeBackup(run_dir, state)
     return [
-        # double_checkpoint keeps the previous backup until the new one is fully written.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
+        backup,
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         *([_EpochMetrics(epoch_metrics)] if epoch_metrics else []),
-        keras.callbacks.ModelCheckpoint(
+        resume.AtomicCheckpoint(
             str(checkpoints / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True,
             # On resume, "best" must beat the epochs already done, not start from scratch.
             initial_value_threshold=_best_so_far(run_dir / "history.csv", monitor, mode)),
-        keras.callbacks.ModelCheckpoint(str(checkpoints / "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+        resume.AtomicCheckpoint(str(checkpoints / "last.weights.h5"), save_weights_only=True),
+        keras.callbacks.TensorBoard(str(run_dir / "logs" / state.run_id)),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        backup.committer(),
     ]
 
 
@@ -154,7 +160,10 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
         mode: str = "min", steps_per_epoch: int | None = None,
         extra_callbacks: typing.Sequence[keras.callbacks.Callback] = (),
         epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None) -> FitResult:
-    """Train with the suite's callbacks, then load the best checkpoint.
+    """Train with the suite's callbacks, then load the best checkpoint; only then is backup/ removed.
+
+    With `--resume` it continues from the newest intact state of backup/ (shared/resume.py). A damaged best
+    checkpoint raises ValueError and keeps backup/, from which `--resume` restores it.
 
     `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
     `epoch_metrics` maps a name to a function computed after every epoch (validation BLEU of generated
@@ -162,7 +171,10 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
     """
     counter, nan_guard = _EpochCounter(), _StopOnNaN()
     ema = bool(getattr(model.optimizer, "use_ema", False))
-    callbacks = (standard_callbacks(config, monitor, mode, ema, epoch_metrics) + [counter, nan_guard]
+    run_dir = config.run_dir
+    # start_run decided for the app's run folder; other folders (the captioner's encoder stage) decide here.
+    state = _PREPARED.pop(run_dir.resolve(), None) or resume.prepare(run_dir, config.resume, config.epochs)
+    callbacks = (standard_callbacks(config, monitor, mode, ema, epoch_metrics, state) + [counter, nan_guard]
                  + list(extra_callbacks))
     if config.distribute != "none":  # every worker keeps its own slice of each global batch
         train_data, validation_data = (distribute.shard_in_memory(data) for data in (train_data, validation_data))
@@ -175,13 +187,22 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
               verbose=1 if sys.stdout.isatty() else 2)
     seconds = time.perf_counter() - started
     if nan_guard.where is not None:  # a NaN loss never recovers: say so instead of exporting NaN weights
+        shutil.rmtree(run_dir / "backup", ignore_errors=True)  # its newest state holds the NaN weights
         raise FloatingPointError(
             f"training diverged: the loss became NaN at {nan_guard.where}. "
             f"Try a smaller --learning-rate or --clipnorm; the best earlier epoch, if any, is in "
             f"{config.run_dir / 'checkpoints' / 'best.weights.h5'}.")
-    best = config.run_dir / "checkpoints" / "best.weights.h5"
+    best = run_dir / "checkpoints" / "best.weights.h5"
     if best.exists():
-        model.load_weights(str(best))
+        try:
+            model.load_weights(str(best))
+        except Exception as error:  # h5py raises OSError, KeyError or ValueError for a damaged file
+            raise ValueError(
+                f"{best} is damaged ({type(error).__name__}: {error}). The resume state in {run_dir / 'backup'} "
+                f"is kept, with a copy of the best checkpoint: run the same command with --resume to restore "
+                f"it and finish (no epoch is trained again). Should that report the same, delete {best.name} and "
+                f"resume: the last epoch's weights are then kept instead.") from error
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # only now: the run's outcome is safe on disk
     return FitResult(read_history(config.run_dir), counter.count, seconds)
 
 
@@ -202,7 +223,6 @@ def finish_run(config: TrainConfig, metrics: dict) -> pathlib.Path:
     """
     clean = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
              for key, value in metrics.items()}
-    path = config.run_dir / "metrics.json"
-    path.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    path = resume.atomic_write(config.run_dir / "metrics.json", json.dumps(clean, indent=2, sort_keys=True) + "\n")
     distribute.remove_scratch(config)
     return path

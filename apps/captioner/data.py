@@ -21,12 +21,13 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, resolve_data_dir
+from shared.data import DataCorruptError, check_counts, resolve_data_dir
 
 URLS = ("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_Dataset.zip",
         "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_text.zip")
 SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "validation": "Flickr_8k.devImages.txt",
                "test": "Flickr_8k.testImages.txt"}
+FULL_COUNTS = {"train": 6000, "validation": 1000, "test": 1000}  # images in each standard split list
 
 
 class Split(typing.NamedTuple):
@@ -68,8 +69,12 @@ def _image_reader(root: pathlib.Path) -> typing.Callable[[list[str]], list[bytes
 
 
 def load_flickr8k(data_dir: str | None, splits: typing.Sequence[str] = ("train", "validation", "test"),
-                  limit: int | None = None) -> dict[str, Split]:
-    """The requested splits of Flickr8k (each cut to `limit` images when given)."""
+                  limit: int | None = None, partial: bool = False) -> dict[str, Split]:
+    """The requested splits of Flickr8k (each cut to `limit` images when given).
+
+    Unless `partial` (--partial-data: a subset of your own), a split list without the standard split's
+    images (6,000 / 1,000 / 1,000) raises DataCorruptError naming it and the counts, `limit` or not.
+    """
     root = resolve_data_dir("captioner", data_dir, ["Flickr8k.token.txt"], download=_download)
     captions = _read_captions(root / "Flickr8k.token.txt")
     read_images = _image_reader(root)
@@ -78,7 +83,10 @@ def load_flickr8k(data_dir: str | None, splits: typing.Sequence[str] = ("train",
         list_path = root / SPLIT_FILES[split]
         if not list_path.exists():
             raise DataCorruptError(f"{list_path} is missing: the standard split lists come with Flickr8k_text.zip.")
-        ids = [line.strip() for line in list_path.read_text().splitlines() if line.strip()][:limit]
+        ids = [line.strip() for line in list_path.read_text().splitlines() if line.strip()]
+        check_counts(list_path, {f"{split} images": len(ids)}, {f"{split} images": FULL_COUNTS[split]},
+                     "Flickr8k split", partial)
+        ids = ids[:limit]
         missing = [image_id for image_id in ids if image_id not in captions]
         if missing:
             raise DataCorruptError(f"{len(missing)} images of {list_path.name} have no captions, e.g. {missing[0]}.")

@@ -253,7 +253,8 @@ def main(argv=None):
     from apps.captioner import data, train  # the same Config and data as train.py
 
     config = train.resolve_config(train.parse_config(train.Config, argv, __doc__))
-    splits = data.load_sample(config.seed) if config.sample else data.load_flickr8k(config.data_dir)
+    splits = data.load_sample(config.seed) if config.sample else data.load_flickr8k(config.data_dir,
+                                                                                     partial=config.partial_data)
     encoder, identity = resolve_encoder(config, splits)
     features = cached_features(config, splits, encoder, identity)
     print({name: value.shape for name, value in features.items()}, "encoder:", identity,

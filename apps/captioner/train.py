@@ -29,6 +29,7 @@ from apps.captioner.model import build_model
 from shared import distribute
 from shared.clipping import cosine_schedule, make_optimizer
 from shared.config import TrainConfig, option, parse_config
+from shared.data import PARTIAL_DATA_HELP
 from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.progress import progress
@@ -114,6 +115,7 @@ class Config(TrainConfig):
         3, "Greedy and beam search never write the same n-gram twice in a caption (0: off); breaks the "
            "loops a weak decoder falls into. 3 was chosen on Flickr8k validation (benchmarks/captioner_decoding.py).")
     max_images: int | None = option(None, "Use only this many images per split (--quick sets it).")
+    partial_data: bool = option(False, PARTIAL_DATA_HELP)
     feature_shards: int = option(
         8, "TFRecord files the training features are cached in; training streams them, and under "
            "--distribute multi-worker each worker reads its own share (at least one file per worker).")
@@ -180,7 +182,7 @@ def main(argv=None, extra_callbacks=()):
             counts = {name: min(count, config.max_images) for name, count in counts.items()}
         splits = data.load_sample(config.seed, counts)
     else:
-        splits = data.load_flickr8k(config.data_dir, limit=config.max_images)
+        splits = data.load_flickr8k(config.data_dir, limit=config.max_images, partial=config.partial_data)
     vectorizer = make_target_vectorizer(
         config.vocab_size, [caption for captions in splits["train"].captions for caption in captions])
     encoder, encoder_identity = prepare.resolve_encoder(config, splits)

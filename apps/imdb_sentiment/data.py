@@ -25,10 +25,11 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, read_jsonl_gz, require_keys, resolve_data_dir
+from shared.data import DataCorruptError, check_counts, read_jsonl_gz, require_keys, resolve_data_dir
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LABELS = ("negative", "positive")  # index = label id
+FULL_COUNTS = {"train reviews": 25000, "test reviews": 25000}  # what a whole copy holds (checked on load)
 
 
 class Reviews(typing.NamedTuple):
@@ -84,8 +85,12 @@ def _read_acl_folder(root: pathlib.Path, split: str) -> Reviews:
     return Reviews(texts, np.asarray(labels, np.int32))
 
 
-def load_real(data_dir: str | None) -> dict[str, Reviews]:
-    """{"train": ..., "test": ...} from `data_dir`, the cache or a download."""
+def load_real(data_dir: str | None, partial: bool = False) -> dict[str, Reviews]:
+    """{"train": ..., "test": ...} from `data_dir`, the cache or a download.
+
+    Unless `partial` (--partial-data: a subset of your own), a copy without all 25,000 + 25,000 reviews
+    raises DataCorruptError naming the file and the counts.
+    """
     root = resolve_data_dir("imdb_sentiment", data_dir, ["imdb_reviews.jsonl.gz", "aclImdb/train"],
                             download=_download)
     if (root / "imdb_reviews.jsonl.gz").exists():
@@ -98,8 +103,12 @@ def load_real(data_dir: str | None) -> dict[str, Reviews]:
             if not rows:
                 raise DataCorruptError(f"{source} has no '{split}' reviews.")
             splits[split] = Reviews([r["text"] for r in rows], np.asarray([r["label"] for r in rows], np.int32))
-        return splits
-    return {split: _read_acl_folder(root / "aclImdb", split) for split in ("train", "test")}
+    else:
+        source = root / "aclImdb"
+        splits = {split: _read_acl_folder(source, split) for split in ("train", "test")}
+    check_counts(source, {f"{split} reviews": len(reviews.texts) for split, reviews in splits.items()},
+                 FULL_COUNTS, "IMDb dataset", partial)
+    return splits
 
 
 # The sample grammar. A review is two to four clauses; each clause's polarity comes from an adjective,

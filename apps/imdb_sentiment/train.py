@@ -26,6 +26,7 @@ from apps.imdb_sentiment.model import CELLS, build_model
 from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
+from shared.data import PARTIAL_DATA_HELP
 from shared.export import export_and_finish
 from shared.masking import ensure_nonempty
 from shared.text import make_word_vectorizer, truncate_ids
@@ -57,6 +58,7 @@ class Config(TrainConfig):
     ema_momentum: float = option(0.0, "Validate and export a moving average of the weights (0: off).")
     validation_fraction: float = option(0.1, "Share of the training split held out to pick the best epoch.")
     max_examples: int | None = option(None, "Use only this many training reviews (--quick sets it).")
+    partial_data: bool = option(False, PARTIAL_DATA_HELP)
 
     def __post_init__(self):
         super().__post_init__()
@@ -85,7 +87,7 @@ def main(argv=None, extra_callbacks=()):
     start_run(config)
 
     # ---------------------------------------------------------------------------------------- Data
-    splits = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir)
+    splits = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir, config.partial_data)
     train, validation = data.split_validation(splits["train"], config.validation_fraction, config.seed)
     train = data.limit(train, config.max_examples)
     test = data.limit(splits["test"], config.max_examples)

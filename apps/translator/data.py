@@ -25,11 +25,12 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, resolve_data_dir
+from shared.data import DataCorruptError, check_counts, resolve_data_dir
 
 URL = "http://download.tensorflow.org/data/spa-eng.zip"
 FILES = ("spa.txt.gz", "spa.txt", "spa-eng/spa.txt")
 DIRECTIONS = ("en-es", "es-en")
+FULL_COUNTS = {"sentence pairs": 118964}  # the lines of spa-eng.zip's spa.txt (checked on load)
 
 
 class Pairs(typing.NamedTuple):
@@ -69,17 +70,23 @@ def parse_lines(lines: typing.Iterable[str], source: str) -> Pairs:
     return Pairs(english, spanish)
 
 
-def load_real(data_dir: str | None) -> Pairs:
-    """Every pair of the corpus, in file order, from `data_dir`, the cache or a download."""
+def load_real(data_dir: str | None, partial: bool = False) -> Pairs:
+    """Every pair of the corpus, in file order, from `data_dir`, the cache or a download.
+
+    Unless `partial` (--partial-data: a subset of your own), a file without all 118,964 pairs raises
+    DataCorruptError naming it and the counts.
+    """
     root = resolve_data_dir("translator", data_dir, FILES, download=_download)
     path = next(root / name for name in FILES if (root / name).exists())
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            return parse_lines(handle, str(path))
+            pairs = parse_lines(handle, str(path))
     except (OSError, EOFError, UnicodeDecodeError) as error:
         raise DataCorruptError(f"{path} is not readable UTF-8 text ({error}); re-download it "
                                f"or pass --sample.") from error
+    check_counts(path, {"sentence pairs": len(pairs.english)}, FULL_COUNTS, "spa-eng corpus", partial)
+    return pairs
 
 
 def split(pairs: Pairs, seed: int, validation: float = 0.05, test: float = 0.05) -> dict[str, Pairs]:

@@ -32,6 +32,7 @@ from apps.translator.translate import Decoders, make_vectorizers
 from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
+from shared.data import PARTIAL_DATA_HELP
 from shared.export import export_and_finish
 from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.progress import progress
@@ -79,6 +80,7 @@ class Config(TrainConfig):
     halve_lr_on_plateau: bool = option(
         True, "Halve the learning rate after an epoch whose validation loss did not improve.")
     max_examples: int | None = option(None, "Use only this many training pairs (--quick sets it).")
+    partial_data: bool = option(False, PARTIAL_DATA_HELP)
     eval_examples: int | None = option(None, "Score BLEU on only this many test pairs (default: all).")
     mixed_precision: bool = option(
         True, "Train with bfloat16 matrix products (fast on AMX/AVX512-BF16 CPUs); export in float32.")
@@ -106,7 +108,7 @@ def main(argv=None, extra_callbacks=()):
     start_run(config)
 
     # ---------------------------------------------------------------------------------------- Data
-    pairs = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir)
+    pairs = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir, config.partial_data)
     splits = data.split(pairs, config.seed)
     train, validation, test = splits["train"].take(config.max_examples), splits["validation"], splits["test"]
     if config.max_examples is not None:  # a quick run also validates on a small slice

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from shared.data import DataCorruptError, DataNotFoundError, read_jsonl_gz, resolve_data_dir
+from shared.data import DataCorruptError, DataNotFoundError, check_counts, read_jsonl_gz, resolve_data_dir
 
 
 def test_data_dir_must_exist_and_hold_the_files(tmp_path):
@@ -53,3 +53,15 @@ def test_corrupt_files_raise_a_clear_error(tmp_path):
     good = tmp_path / "good.jsonl.gz"
     good.write_bytes(gzip.compress(json.dumps({"a": 1}).encode() + b"\n"))
     assert read_jsonl_gz(good) == [{"a": 1}]
+
+
+def test_counts_of_a_known_dataset_are_checked_unless_partial():
+    full = {"train reviews": 25000, "test reviews": 25000}
+    check_counts("imdb.gz", dict(full), full, "IMDb dataset", partial=False)
+    with pytest.raises(ValueError, match=r"imdb.gz holds 25,000 train reviews \+ 5,000 test reviews, but the full "
+                                         r"IMDb dataset has 25,000 train reviews \+ 25,000 test reviews "
+                                         r"\(20,000 test reviews missing\).*incomplete.*--partial-data"):
+        check_counts("imdb.gz", {"train reviews": 25000, "test reviews": 5000}, full, "IMDb dataset", partial=False)
+    with pytest.raises(DataCorruptError, match="10 sentence pairs more than expected.*not the release"):
+        check_counts("spa.txt", {"sentence pairs": 110}, {"sentence pairs": 100}, "spa-eng corpus", partial=False)
+    check_counts("imdb.gz", {"train reviews": 3, "test reviews": 1}, full, "IMDb dataset", partial=True)

@@ -174,6 +174,23 @@ def test_bleu_and_baseline():
         "a dog runs on the grass", "a man rides a bike"}
 
 
+def test_a_short_split_list_is_refused_unless_partial(tmp_path):
+    """Flickr8k's layout with 2 images per split: refused by name and count, loaded with --partial-data."""
+    ids = {split: [f"{split}{n}.jpg" for n in range(2)] for split in data.SPLIT_FILES}
+    (tmp_path / "Flicker8k_Dataset").mkdir()
+    for split, names in ids.items():
+        (tmp_path / data.SPLIT_FILES[split]).write_text("\n".join(names) + "\n")
+        for name in names:
+            (tmp_path / "Flicker8k_Dataset" / name).write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "Flickr8k.token.txt").write_text(
+        "".join(f"{name}#0\ta caption\n" for names in ids.values() for name in names))
+    with pytest.raises(ValueError, match=r"Flickr_8k.trainImages.txt holds 2 train images.*6,000 train images"
+                                         r" \(5,998 train images missing\)"):
+        data.load_flickr8k(str(tmp_path), limit=1)  # a limit cuts after the check: it is no subset flag
+    splits = data.load_flickr8k(str(tmp_path), partial=True)
+    assert [len(splits[s].images) for s in ("train", "validation", "test")] == [2, 2, 2]
+
+
 def test_real_flickr8k_loads():
     directory = real_data("flickr8k/Flickr8k.token.txt").parent
     splits = data.load_flickr8k(str(directory), limit=3)

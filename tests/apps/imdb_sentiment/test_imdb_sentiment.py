@@ -1,6 +1,7 @@
 """The IMDb app end to end on tiny data: train, resume, export, serve, bad input, missing data."""
 
 import base64
+import gzip
 import json
 import pathlib
 
@@ -136,8 +137,22 @@ def test_original_archive_layout_is_read(tmp_path):
             directory = tmp_path / "aclImdb" / split / folder
             directory.mkdir(parents=True)
             (directory / "0_1.txt").write_text(text)
-    splits = data.load_real(str(tmp_path))
+    with pytest.raises(DataCorruptError, match=r"aclImdb holds 2 train reviews \+ 2 test reviews.*24,998 train"):
+        data.load_real(str(tmp_path))  # the real dataset's layout, but not its 25k + 25k reviews
+    splits = data.load_real(str(tmp_path), partial=True)  # --partial-data: a subset of one's own
     assert splits["train"].texts == ["Awful.", "Lovely."] and list(splits["test"].labels) == [0, 1]
+
+
+def test_a_valid_file_missing_test_reviews_is_refused_by_name_and_count(tmp_path, monkeypatch):
+    """The IMDb file of an interrupted copy: 25,000 train but 5,000 test reviews, each line valid JSON."""
+    records = [{"split": split, "label": index % 2, "text": "Fine."}
+               for split, count in (("train", 25000), ("test", 5000)) for index in range(count)]
+    with gzip.open(tmp_path / "imdb_reviews.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(record) + "\n" for record in records)
+    with pytest.raises(DataCorruptError, match=r"imdb_reviews.jsonl.gz holds 25,000 train reviews \+ 5,000 test "
+                                               r"reviews.*20,000 test reviews missing.*--partial-data"):
+        train.main(_argv(tmp_path, "--data-dir", str(tmp_path)))
+    assert len(data.load_real(str(tmp_path), partial=True)["test"].texts) == 5000
 
 
 def test_sample_labels_follow_the_last_clause():

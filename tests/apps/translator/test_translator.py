@@ -222,6 +222,11 @@ def test_missing_and_corrupt_data_give_clear_errors(tmp_path, monkeypatch):
         handle.write("Go.\tVe.\nno tab here\n")
     with pytest.raises(DataCorruptError, match="line 2"):
         data.load_real(str(corrupt))
+    with gzip.open(corrupt / "spa.txt.gz", "wt", encoding="utf-8") as handle:  # valid, but not the whole corpus
+        handle.write("Go.\tVe.\nRun!\t¡Corre!\n")
+    with pytest.raises(DataCorruptError, match=r"spa.txt.gz holds 2 sentence pairs.*118,964.*--partial-data"):
+        data.load_real(str(corrupt))
+    assert data.load_real(str(corrupt), partial=True).english == ["Go.", "Run!"]
 
 
 def test_real_corpus_loads_with_the_documented_counts():
