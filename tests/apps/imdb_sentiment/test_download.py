@@ -16,7 +16,9 @@ def test_tfds_records_become_the_data_dir_layout(tmp_path):
     with tfds.testing.mock_data(num_examples=6):
         path = data.download_with_tfds(tmp_path)
     assert path == tmp_path / "imdb_reviews.jsonl.gz" and not list(tmp_path.glob("*.partial"))
-    splits = data.load_real(str(tmp_path))
+    with pytest.raises(ValueError, match="25,000"):  # six reviews a side are not the real dataset...
+        data.load_real(str(tmp_path))
+    splits = data.load_real(str(tmp_path), partial=True)  # ...unless asked for (--partial-data)
     assert {split: len(reviews.texts) for split, reviews in splits.items()} == {"train": 6, "test": 6}
     assert set(splits["test"].labels.tolist()) <= {0, 1} and all(isinstance(t, str) for t in splits["test"].texts)
 
