@@ -46,7 +46,9 @@ class Config(TrainConfig):
     # The shapes are simple: a small input, few epochs and a small LSTM keep --sample to a few minutes.
     # Its captions name positions ("on the left"), so its encoder sees whole pictures at a constant step size.
     # Their few hundred steps are too few for a 0.999 weight average (it would still be mostly the random start).
-    SAMPLE: ClassVar[dict] = {"image_size": 75, "encoder_epochs": 3, "epochs": 10, "units": 128,
+    # One encoder epoch and six decoder epochs keep `apps/run_all.py` short: measured on 2 shared cores (seed
+    # 1337), test BLEU-4 0.598 greedy / 0.660 beam in 284 CPU-seconds, against 0.686 / 0.732 in 459 for 3 + 10.
+    SAMPLE: ClassVar[dict] = {"image_size": 75, "encoder_epochs": 1, "epochs": 6, "units": 128,
                               "embedding_dim": 64, "encoder_words": 30, "encoder_crop": 1.0,
                               "encoder_schedule": "constant", "ema_momentum": 0.0}
     QUICK: ClassVar[dict] = {"epochs": 1, "max_images": 16, "encoder_epochs": 1, "image_size": 75,
