@@ -1,0 +1,105 @@
+"""Truncated BPTT: how long a chunk to backpropagate through, at a fixed time budget, on tinyshakespeare.
+
+The char_lm app trains with truncated backpropagation through time: the text is cut into contiguous
+streams, each batch is the next chunk of every stream, the recurrent state is carried from one chunk to the
+next (stateful layers), and gradients stop at chunk borders. The chunk length is the one knob:
+    short chunks   many small updates per second of training, but no gradient reaches further back than
+                   the chunk, so what the model learns to *carry* is learnt only indirectly
+    long chunks    gradients through more steps, fewer updates per second (each batch is more characters),
+                   and longer sequential work per step
+This lesson trains the app's own model (`apps.char_lm.model.build_model`, stateful, `tbptt_batches`,
+`ResetStates`) once per chunk length under the same wall-clock budget (`shared.time_budget.TimeBudget`) and
+scores every run the same way: validation loss over the last 10% of the text read as carried-state streams
+with 100-character chunks.
+
+What to look for in lessons/images/truncated_bptt.png: validation loss against chunk length (left) and
+training characters per second and optimizer updates (right). The best chunk length is where more updates
+stop paying for the shorter gradient horizon.
+
+    python lessons/truncated_bptt.py            # the full run (about 4 minutes on 2 cores)
+    python lessons/truncated_bptt.py --quick    # seconds, for the tests
+"""
+
+from __future__ import annotations
+
+import types
+
+import keras
+
+from apps.char_lm import data
+from apps.char_lm.model import ResetStates, build_model, reset_states
+from lessons import common
+from shared.clipping import make_optimizer
+from shared.time_budget import TimeBudget
+
+NAME = "truncated_bptt"
+VALIDATION_CHUNK = 100
+
+
+def train_one(ids_train, ids_valid, vocab_size: int, chunk: int, args) -> dict:
+    common.seed_everything(args.seed)
+    config = types.SimpleNamespace(cell="lstm", units=args.units, layers=1, embedding_dim=32, dropout=0.0)
+    model = build_model(config, vocab_size, batch_size=args.batch_size)
+    model.compile(optimizer=make_optimizer(args.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    budget = TimeBudget(args.budget_seconds / 60)
+    clock = common.Stopwatch()
+    history = model.fit(data.make_dataset(ids_train, args.batch_size, chunk), epochs=1000, verbose=0,
+                        callbacks=[ResetStates(), budget])
+    seconds = clock.seconds()
+    updates = budget.steps  # optimizer updates made within the budget
+    reset_states(model)
+    validation = model.evaluate(data.make_dataset(ids_valid, args.batch_size, VALIDATION_CHUNK), verbose=0)
+    return {"chunk": chunk, "val_loss_nats": float(validation), "updates": updates,
+            "train_seconds": round(seconds, 1), "train_chars": updates * args.batch_size * chunk,
+            "chars_per_second": round(updates * args.batch_size * chunk / seconds),
+            "epochs_started": len(history.history.get("loss", [])),
+            "last_epoch_train_loss": float(history.history["loss"][-1])}
+
+
+def main(argv=None) -> dict:
+    flags = common.parser(__doc__)
+    flags.add_argument("--chunks", type=int, nargs="+", default=[25, 50, 100, 200], help="chunk lengths")
+    flags.add_argument("--budget-seconds", type=float, default=50.0, help="training time per chunk length")
+    flags.add_argument("--units", type=int, default=256)
+    flags.add_argument("--batch-size", type=int, default=32, help="streams")
+    flags.add_argument("--learning-rate", type=float, default=3e-3)
+    args = flags.parse_args(argv)
+    if args.quick:
+        args.chunks, args.budget_seconds, args.units = [10, 40], 1.5, 16
+    started = common.Stopwatch()
+    text, source = common.load_text(args.quick, max_chars=60_000 if args.quick else None)
+    ids, vocabulary = common.char_ids(text)
+    cut = int(len(ids) * 0.9)
+    runs = []
+    for chunk in args.chunks:
+        runs.append(train_one(ids[:cut], ids[cut:], len(vocabulary) + 1, chunk, args))
+        print(runs[-1], flush=True)
+    results = {"data": source, "model": f"embedding 32 -> LSTM {args.units} -> Dense, stateful (apps/char_lm)",
+               "validation_chunk": VALIDATION_CHUNK, "runs": runs,
+               "best_chunk": min(runs, key=lambda r: r["val_loss_nats"])["chunk"]}
+    common.write_results(NAME, args, results, started)
+    plot(results, args)
+    return results
+
+
+def plot(results: dict, args) -> None:
+    fig, (left, right) = common.figure()
+    chunks = [r["chunk"] for r in results["runs"]]
+    left.plot(chunks, [r["val_loss_nats"] for r in results["runs"]], "o-", color="tab:blue")
+    left.set(xscale="log", xticks=chunks, xticklabels=[str(c) for c in chunks], xlabel="chunk length (BPTT steps)",
+             ylabel="validation loss (nats/char)", title=f"Same {args.budget_seconds:.0f} s of training each")
+    right.plot(chunks, [r["chars_per_second"] for r in results["runs"]], "o-", color="tab:green",
+               label="training chars/s")
+    right.set(xscale="log", xticks=chunks, xticklabels=[str(c) for c in chunks], xlabel="chunk length",
+              ylabel="characters per second")
+    twin = right.twinx()
+    twin.plot(chunks, [r["updates"] for r in results["runs"]], "s--", color="tab:orange", label="updates")
+    twin.set_ylabel("optimizer updates in the budget")
+    right.legend(handles=right.get_lines() + twin.get_lines(), fontsize=8)
+    right.set_title("Throughput and updates")
+    common.save_figure(fig, NAME, args)
+
+
+if __name__ == "__main__":
+    main()
