@@ -1,10 +1,11 @@
 """Exploding gradients and clipping: one recurrent model, three optimizers, loss and gradient norm per step.
 
-The model is a vanilla (tanh) RNN character LM on tinyshakespeare whose recurrent matrix starts orthogonal
-times a gain above 1 (`--gain`), trained with plain SGD at a step size that ordinary gradients tolerate.
-With a recurrent matrix that stretches the state, backpropagation through time multiplies one Jacobian per
-step and the gradient norm can jump by orders of magnitude from one batch to the next. Three runs from the
-same initial weights and batches:
+The model is a vanilla RNN character LM on tinyshakespeare (100-character windows), by default with ReLU
+units and a norm-preserving orthogonal recurrent matrix (`--gain` 1, as in the IRNN recipe), plain SGD. Nothing
+bounds a ReLU state, so once training stretches the recurrent matrix beyond norm 1, backpropagation through
+time multiplies one growing Jacobian per step and the gradient norm can jump by orders of magnitude from one
+batch to the next. (`--activation tanh --gain 3` starts in the exploding regime instead.) Three runs from
+the same initial weights and the same batches:
     none         no clipping (`make_optimizer(clipnorm=0)`)
     clipnorm     Keras' per-variable `clipnorm`: each weight tensor's gradient capped separately, which
                  changes the update's direction when one tensor explodes and the others do not
@@ -34,11 +35,11 @@ from shared.clipping import DEFAULT_CLIPNORM, make_optimizer
 NAME = "exploding_gradients"
 
 
-def build(vocab: int, units: int, gain: float, seed: int) -> keras.Model:
+def build(vocab: int, units: int, gain: float, seed: int, activation: str = "tanh") -> keras.Model:
     return keras.Sequential([
         keras.Input((None,), dtype="int32"),
         keras.layers.Embedding(vocab, 32, embeddings_initializer=keras.initializers.RandomNormal(seed=seed)),
-        keras.layers.SimpleRNN(units, return_sequences=True,
+        keras.layers.SimpleRNN(units, return_sequences=True, activation=activation,
                                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
                                recurrent_initializer=keras.initializers.Orthogonal(gain=gain, seed=seed + 2)),
         keras.layers.Dense(vocab, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3)),
@@ -96,8 +97,10 @@ def summary(losses: list[float], norms: list[float]) -> dict:
 
 def main(argv=None) -> dict:
     flags = common.parser(__doc__)
-    flags.add_argument("--gain", type=float, default=3.0, help="recurrent matrix = orthogonal x gain")
-    flags.add_argument("--learning-rate", type=float, default=1.0, help="SGD step size")
+    flags.add_argument("--activation", default="relu", choices=["relu", "tanh"],
+                       help="relu: nothing bounds the state, so gradients can grow without limit")
+    flags.add_argument("--gain", type=float, default=1.0, help="recurrent matrix = orthogonal x gain")
+    flags.add_argument("--learning-rate", type=float, default=0.2, help="SGD step size")
     flags.add_argument("--units", type=int, default=128)
     flags.add_argument("--steps", type=int, default=300)
     flags.add_argument("--batch-size", type=int, default=32)
@@ -111,7 +114,7 @@ def main(argv=None) -> dict:
     results = {"data": source, "characters": len(ids), "clip_bound": DEFAULT_CLIPNORM, "runs": {}}
     for name, optimizer in optimizers(args.learning_rate).items():
         common.seed_everything(args.seed)
-        model = build(len(vocabulary) + 1, args.units, args.gain, args.seed)
+        model = build(len(vocabulary) + 1, args.units, args.gain, args.seed, args.activation)
         clock = common.Stopwatch()
         losses, norms = run(model, optimizer, batches(ids, args.steps, args.batch_size, args.seq_length, args.seed))
         results["runs"][name] = {**summary(losses, norms), "seconds": round(clock.seconds(), 1),
@@ -127,11 +130,15 @@ def plot(results: dict, args) -> None:
     colours = {"none": "tab:red", "clipnorm": "tab:orange", "global norm": "tab:blue"}
     for name, r in results["runs"].items():
         label = f"{name}{' (diverged)' if r['diverged'] else ''}"
-        left.plot(r["loss_per_step"], color=colours[name], lw=1, label=label)
+        left.plot(r["loss_per_step"], color=colours[name], lw=1, label=label, zorder=3 if name == "none" else 2)
         right.semilogy(r["grad_norm_per_step"], color=colours[name], lw=1, label=label)
+        if r["first_nan_step"] is not None:  # the curve just stops there: mark where
+            for axis in (left, right):
+                axis.axvline(r["first_nan_step"], color=colours[name], ls=":", lw=1.5,
+                             label=f"{name}: NaN from step {r['first_nan_step']}" if axis is left else None)
     right.axhline(results["clip_bound"], color="grey", ls=":", label="clip bound")
     left.set(xlabel="training step", ylabel="training loss (nats/char)",
-             title=f"SimpleRNN, recurrent gain {args.gain}, SGD {args.learning_rate}")
+             title=f"SimpleRNN ({args.activation}), recurrent gain {args.gain}, SGD {args.learning_rate}")
     right.set(xlabel="training step", ylabel="global gradient norm (before clipping)",
               title="Gradient norm per step")
     top = max(r["start_loss"] for r in results["runs"].values() if math.isfinite(r["start_loss"]))
