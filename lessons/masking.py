@@ -10,10 +10,17 @@ and name the *last real* one (many-to-one). Two models, identical but for one fl
 Both train on the same batches, each padded to its longest row (as a tf.data padded batch would be). Then the
 same test sequences are padded to widths from 20 (no extra padding beyond the longest) to 200.
 
-What to look for in lessons/images/masking.png: the masked model's accuracy and loss do not move with the
-width (its logits are the same to float32 rounding: the JSON's `max_logit_change`), while the unmasked model,
-which had to learn to carry its answer through padding, keeps it only for as much padding as training showed
-it, and falls toward chance beyond that. Padding should be invisible; without the mask it is an input.
+Second part, the loss and the metric (synced many-to-many): a tagger names, at every step, the largest
+symbol read so far. It is trained the careless way, with a plain cross-entropy over every position, so
+padding positions (target 0) count as steps to learn. The same test predictions are then scored two ways
+as the padding grows: counting padding (plain `SparseCategoricalAccuracy` and cross-entropy) and over real
+steps only (`shared.masking.MaskedSparseCategoricalAccuracy`, `masked_sparse_crossentropy`).
+
+What to look for in lessons/images/masking.png: top, the masked model's accuracy and loss do not move with
+the width (its logits are identical: the JSON's `max_logit_change`), while the unmasked model's logits and
+loss change with the amount of padding it reads, because without the mask padding is an input. Bottom, the
+metrics that count padding get *better* the more padding there is (predicting "padding" after padding is
+easy), while the real-step figures stay where they are: an unmasked metric measures the padding.
 
     python lessons/masking.py            # the full run (about a minute on 2 cores)
     python lessons/masking.py --quick    # seconds, for the tests
@@ -28,7 +35,7 @@ import tensorflow as tf
 from lessons import common
 from shared.clipping import make_optimizer
 from shared.embeddings import TokenEmbedding
-from shared.masking import MaskedGlobalPooling
+from shared.masking import MaskedGlobalPooling, MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 
 NAME = "masking"
 PAD = 0
@@ -76,6 +83,46 @@ def train(model: keras.Model, args, rng) -> list[float]:
     return losses
 
 
+def build_tagger(symbols: int, units: int) -> keras.Model:
+    """ids -> a class per step (0 = padding, 1..symbols = the running maximum): no mask anywhere."""
+    ids = keras.Input((None,), dtype="int32")
+    x = TokenEmbedding(symbols + 1, 16, mask_zero=False, name="embedding")(ids)
+    x = keras.layers.GRU(units, return_sequences=True, name="gru")(x)
+    return keras.Model(ids, keras.layers.Dense(symbols + 1, name="logits")(x), name="tagger")
+
+
+def running_max(padded: np.ndarray) -> np.ndarray:
+    """Per-step targets: the largest id so far on real steps, 0 (padding) on padded steps."""
+    return np.where(padded > PAD, np.maximum.accumulate(padded, axis=1), PAD).astype(np.int32)
+
+
+def tagger_metrics(args, rows: list) -> dict:
+    """Train the tagger with an unmasked loss, then score its test predictions with and without the mask."""
+    common.seed_everything(args.seed)
+    model = build_tagger(args.symbols, args.units)
+    model.compile(make_optimizer(args.learning_rate), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(args.seed + 3)
+    for _ in range(args.steps):
+        batch = pad(make_rows(rng, args.batch_size, args.symbols, args.max_length)[0])
+        model.train_on_batch(batch, running_max(batch))
+    plain_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    by_width = {}
+    for width in args.widths:
+        padded = pad(rows, width)
+        targets, logits = running_max(padded), model(padded, training=False)
+        counted, real = keras.metrics.SparseCategoricalAccuracy(), MaskedSparseCategoricalAccuracy(pad_id=PAD)
+        counted.update_state(targets, logits)
+        real.update_state(targets, logits)
+        by_width[str(width)] = {"accuracy_counting_padding": float(counted.result()),
+                                "accuracy_real_steps": float(real.result()),
+                                "loss_counting_padding": float(plain_loss(targets, logits)),
+                                "loss_real_steps": float(masked_sparse_crossentropy(PAD)(targets, logits)),
+                                "padding_share": float(np.mean(padded == PAD))}
+    print("tagger", by_width, flush=True)
+    return {"task": "name the largest symbol so far at every step; trained with an unmasked loss",
+            "by_width": by_width}
+
+
 def main(argv=None) -> dict:
     flags = common.parser(__doc__)
     flags.add_argument("--symbols", type=int, default=8, help="classes: chance accuracy is 1/symbols")
@@ -112,13 +159,14 @@ def main(argv=None) -> dict:
             "train_loss_last_20": float(np.mean(losses[-20:])), "by_width": by_width,
             "max_logit_change": {str(w): float(np.max(np.abs(logits_at[w] - narrowest))) for w in args.widths}}
         print(name, by_width, flush=True)
+    results["tagger"] = tagger_metrics(args, rows)
     common.write_results(NAME, args, results, started)
     plot(results, args)
     return results
 
 
 def plot(results: dict, args) -> None:
-    fig, (left, right) = common.figure()
+    fig, ((left, right), (bottom_left, bottom_right)) = common.figure(2, 2, size=(10, 7))
     for (name, record), colour in zip(results["models"].items(), ("tab:blue", "tab:red")):
         widths = [int(w) for w in record["by_width"]]
         left.plot(widths, [r["accuracy"] for r in record["by_width"].values()], "o-", color=colour, label=name)
@@ -129,9 +177,20 @@ def plot(results: dict, args) -> None:
     left.set(xlabel="padded width of the test batch", ylabel="test accuracy", ylim=(0, 1.05),
              title="Same sequences, more padding")
     right.set(xlabel="padded width of the test batch", ylabel="test loss (nats)", yscale="log",
-              title="Loss")
+              title="Loss (many-to-one, last real symbol)")
     left.legend(fontsize=8)
     right.legend(fontsize=8)
+    tagger = results["tagger"]["by_width"]
+    widths = [int(w) for w in tagger]
+    for key, colour, label in (("counting_padding", "tab:red", "counting padding (unmasked metric)"),
+                               ("real_steps", "tab:blue", "real steps only (masked metric)")):
+        bottom_left.plot(widths, [r[f"accuracy_{key}"] for r in tagger.values()], "o-", color=colour, label=label)
+        bottom_right.plot(widths, [r[f"loss_{key}"] for r in tagger.values()], "o-", color=colour, label=label)
+    bottom_left.set(xlabel="padded width", ylabel="per-step accuracy", ylim=(0, 1.05),
+                    title="Tagger (trained unmasked): the metric")
+    bottom_right.set(xlabel="padded width", ylabel="per-step loss (nats)", title="... and the loss")
+    bottom_left.legend(fontsize=8)
+    bottom_right.legend(fontsize=8)
     common.save_figure(fig, NAME, args)
 
 
