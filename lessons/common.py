@@ -79,6 +79,22 @@ def char_ids(text: str) -> tuple[np.ndarray, list[str]]:
     return encode(text, vocabulary), vocabulary
 
 
+def train_step(model, optimizer, input_signature=None):
+    """A compiled step(inputs, targets) -> loss: cross-entropy from logits, one optimizer update."""
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def step(inputs, targets):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(targets, model(inputs, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    return tf.function(step, input_signature=input_signature, reduce_retracing=True)
+
+
 class Stopwatch:
     def __init__(self):
         self.start = time.perf_counter()

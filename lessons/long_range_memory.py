@@ -88,16 +88,7 @@ def gradient_by_steps_back(model: tf.keras.Model, inputs: np.ndarray, targets: n
 
 
 def train(model: tf.keras.Model, steps: int, length: int, args, rng) -> list[float]:
-    optimizer = make_optimizer(learning_rate=args.learning_rate)
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function(reduce_retracing=True)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
+    step = common.train_step(model, make_optimizer(learning_rate=args.learning_rate))
     losses = []
     for _ in range(steps):
         losses.append(float(step(*make_batch(rng, args.batch_size, length, args.symbols))))

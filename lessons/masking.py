@@ -10,9 +10,10 @@ and name the *last real* one (many-to-one). Two models, identical but for one fl
 Both train on the same batches, each padded to its longest row (as a tf.data padded batch would be). Then the
 same test sequences are padded to widths from 20 (no extra padding beyond the longest) to 200.
 
-Second part, the loss and the metric (synced many-to-many): a tagger names, at every step, the largest
-symbol read so far. It is trained the careless way, with a plain cross-entropy over every position, so
-padding positions (target 0) count as steps to learn. The same test predictions are then scored two ways
+Second part, the loss and the metric (synced many-to-many): a tagger predicts, at every step, the next
+symbol. The symbols are random, so on real steps nothing can be learnt: the honest accuracy is chance
+(1/symbols) and the honest loss ln(symbols). It is trained the careless way, with a plain cross-entropy
+over every position, so padding positions (target 0, after the sequence's end) count as steps to learn. The same test predictions are then scored two ways
 as the padding grows: counting padding (plain `SparseCategoricalAccuracy` and cross-entropy) and over real
 steps only (`shared.masking.MaskedSparseCategoricalAccuracy`, `masked_sparse_crossentropy`).
 
@@ -20,7 +21,7 @@ What to look for in lessons/images/masking.png: top, the masked model's accuracy
 the width (its logits are identical: the JSON's `max_logit_change`), while the unmasked model's logits and
 loss change with the amount of padding it reads, because without the mask padding is an input. Bottom, the
 metrics that count padding get *better* the more padding there is (predicting "padding" after padding is
-easy), while the real-step figures stay where they are: an unmasked metric measures the padding.
+easy), while the real-step figures stay at chance: an unmasked metric measures the padding.
 
     python lessons/masking.py            # the full run (about a minute on 2 cores)
     python lessons/masking.py --quick    # seconds, for the tests
@@ -66,16 +67,8 @@ def build(symbols: int, units: int, masked: bool) -> keras.Model:
 
 
 def train(model: keras.Model, args, rng) -> list[float]:
-    optimizer = make_optimizer(args.learning_rate)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
+    step = common.train_step(model, make_optimizer(args.learning_rate),
+                             [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)])
     losses = []
     for _ in range(args.steps):
         rows, targets = make_rows(rng, args.batch_size, args.symbols, args.max_length)
@@ -84,16 +77,16 @@ def train(model: keras.Model, args, rng) -> list[float]:
 
 
 def build_tagger(symbols: int, units: int) -> keras.Model:
-    """ids -> a class per step (0 = padding, 1..symbols = the running maximum): no mask anywhere."""
+    """ids -> a class per step (0 = padding, 1..symbols = the next symbol): no mask anywhere."""
     ids = keras.Input((None,), dtype="int32")
     x = TokenEmbedding(symbols + 1, 16, mask_zero=False, name="embedding")(ids)
     x = keras.layers.GRU(units, return_sequences=True, name="gru")(x)
     return keras.Model(ids, keras.layers.Dense(symbols + 1, name="logits")(x), name="tagger")
 
 
-def running_max(padded: np.ndarray) -> np.ndarray:
-    """Per-step targets: the largest id so far on real steps, 0 (padding) on padded steps."""
-    return np.where(padded > PAD, np.maximum.accumulate(padded, axis=1), PAD).astype(np.int32)
+def next_symbol(padded: np.ndarray) -> np.ndarray:
+    """Per-step targets: the next id (0 after the last real step and on padding), as a language model's."""
+    return np.concatenate([padded[:, 1:], np.full((len(padded), 1), PAD, padded.dtype)], axis=1)
 
 
 def tagger_metrics(args, rows: list) -> dict:
@@ -104,12 +97,12 @@ def tagger_metrics(args, rows: list) -> dict:
     rng = np.random.default_rng(args.seed + 3)
     for _ in range(args.steps):
         batch = pad(make_rows(rng, args.batch_size, args.symbols, args.max_length)[0])
-        model.train_on_batch(batch, running_max(batch))
+        model.train_on_batch(batch, next_symbol(batch))
     plain_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     by_width = {}
     for width in args.widths:
         padded = pad(rows, width)
-        targets, logits = running_max(padded), model(padded, training=False)
+        targets, logits = next_symbol(padded), model(padded, training=False)
         counted, real = keras.metrics.SparseCategoricalAccuracy(), MaskedSparseCategoricalAccuracy(pad_id=PAD)
         counted.update_state(targets, logits)
         real.update_state(targets, logits)
@@ -119,7 +112,7 @@ def tagger_metrics(args, rows: list) -> dict:
                                 "loss_real_steps": float(masked_sparse_crossentropy(PAD)(targets, logits)),
                                 "padding_share": float(np.mean(padded == PAD))}
     print("tagger", by_width, flush=True)
-    return {"task": "name the largest symbol so far at every step; trained with an unmasked loss",
+    return {"task": "predict the next (random) symbol at every step; trained with an unmasked loss",
             "by_width": by_width}
 
 
@@ -186,8 +179,9 @@ def plot(results: dict, args) -> None:
                                ("real_steps", "tab:blue", "real steps only (masked metric)")):
         bottom_left.plot(widths, [r[f"accuracy_{key}"] for r in tagger.values()], "o-", color=colour, label=label)
         bottom_right.plot(widths, [r[f"loss_{key}"] for r in tagger.values()], "o-", color=colour, label=label)
+    bottom_left.axhline(results["chance"], color="grey", ls=":", label="chance (nothing to learn)")
     bottom_left.set(xlabel="padded width", ylabel="per-step accuracy", ylim=(0, 1.05),
-                    title="Tagger (trained unmasked): the metric")
+                    title="Next random symbol (trained unmasked): the metric")
     bottom_right.set(xlabel="padded width", ylabel="per-step loss (nats)", title="... and the loss")
     bottom_left.legend(fontsize=8)
     bottom_right.legend(fontsize=8)

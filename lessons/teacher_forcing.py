@@ -26,7 +26,6 @@ import types
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from apps.char_lm.model import build_model
 from lessons import common
@@ -42,20 +41,12 @@ def windows(ids: np.ndarray, count: int, length: int, rng: np.random.Generator) 
 
 def train(model: keras.Model, ids: np.ndarray, args) -> dict:
     """Teacher forcing: random windows, every position predicts the next true character, for --train-seconds."""
-    optimizer = make_optimizer(args.learning_rate)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def step(batch):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(batch[:, 1:], model(batch[:, :-1], training=True))
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
+    step = common.train_step(model, make_optimizer(args.learning_rate))
     rng = np.random.default_rng(args.seed)
     clock, losses = common.Stopwatch(), []
     while clock.seconds() < args.train_seconds:
-        losses.append(float(step(windows(ids, args.batch_size, args.seq_length + 1, rng))))
+        batch = windows(ids, args.batch_size, args.seq_length + 1, rng)
+        losses.append(float(step(batch[:, :-1], batch[:, 1:])))
     return {"steps": len(losses), "seconds": round(clock.seconds(), 1),
             "train_loss_last_50": float(np.mean(losses[-50:]))}
 

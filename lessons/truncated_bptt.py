@@ -16,7 +16,7 @@ What to look for in lessons/images/truncated_bptt.png: validation loss against c
 training characters per second and optimizer updates (right). The best chunk length is where more updates
 stop paying for the shorter gradient horizon.
 
-    python lessons/truncated_bptt.py            # the full run (about 4 minutes on 2 cores)
+    python lessons/truncated_bptt.py            # the full run (about 7 minutes on 2 cores)
     python lessons/truncated_bptt.py --quick    # seconds, for the tests
 """
 
@@ -60,7 +60,7 @@ def train_one(ids_train, ids_valid, vocab_size: int, chunk: int, args) -> dict:
 def main(argv=None) -> dict:
     flags = common.parser(__doc__)
     flags.add_argument("--chunks", type=int, nargs="+", default=[25, 50, 100, 200], help="chunk lengths")
-    flags.add_argument("--budget-seconds", type=float, default=50.0, help="training time per chunk length")
+    flags.add_argument("--budget-seconds", type=float, default=90.0, help="training time per chunk length")
     flags.add_argument("--units", type=int, default=256)
     flags.add_argument("--batch-size", type=int, default=32, help="streams")
     flags.add_argument("--learning-rate", type=float, default=3e-3)

@@ -89,3 +89,16 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         masking.main(["--widths", "5", "--results-dir", str(tmp_path), "--images-dir", str(tmp_path)])
     with pytest.raises(ValueError, match="length >= 2"):
         long_range_memory.main(["--lengths", "1", "--results-dir", str(tmp_path), "--images-dir", str(tmp_path)])
+
+
+def test_beam_search_draws_the_measured_sweep(tmp_path):
+    from lessons import beam_search
+
+    _, record = run(beam_search, tmp_path)
+    sweep = json.loads(beam_search.SOURCE.read_text())["settings"]
+    greedy = next(s for s in sweep if s["decoder"] == "greedy" and not s["no_repeat_ngram"])
+    for points in record["curves"].values():
+        assert points[0]["beam_size"] == 1 and points[0]["test_bleu4"] == round(greedy["test_bleu"]["bleu4"], 4)
+        assert [p["beam_size"] for p in points] == sorted(p["beam_size"] for p in points)
+    with pytest.raises(ValueError, match="not found"):
+        beam_search.main(["--source", str(tmp_path / "missing.json"), "--results-dir", str(tmp_path)])
