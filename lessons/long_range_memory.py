@@ -7,17 +7,18 @@ how far back a recurrent cell can carry information and, through it, receive a t
 
 Every cell gets the same parameter budget (the units are chosen so that SimpleRNN, GRU and LSTM have about
 as many weights), the same optimizer (`shared.clipping.make_optimizer`: Adam, global-norm clipping at the
-suite default), the same number of steps on fresh random batches and the same seed. The gated cells run twice: as Keras
-initialises them, and with the gate that keeps the old state biased open (bias 3), because the first lesson
-of this experiment is that a gate helps only once it is open far enough for a gradient to get through.
+suite default), the same number of steps on fresh random batches and the same seed. The gated cells run
+twice: as Keras initialises them, and with the gate that keeps the old state biased open (bias 3), because
+the first lesson of this experiment is that a gate helps only once it is open far enough for a gradient to
+get through.
 
 What to look for in lessons/images/long_range_memory.png:
   * left: test accuracy against T. Where a curve falls to chance, that cell stopped learning the task.
-  * right: |d loss / d input_t| against steps back (for T = --gradient-length), at initialisation (dashed) and after
-    training (solid). The loss can only teach the model about step 0 through this gradient: where it has
+  * right: |d loss / d input_t| against steps back (for T = --gradient-length), at initialisation (dashed)
+    and after training (solid). The loss can only teach the model about step 0 through this gradient: where it has
     vanished below float32's resolution, no amount of training at that T helps.
 
-    python lessons/long_range_memory.py            # the full run (a few minutes on 2 cores)
+    python lessons/long_range_memory.py            # the full run (10 minutes on 2 shared cores)
     python lessons/long_range_memory.py --quick    # seconds, for the tests
 """
 
@@ -31,9 +32,9 @@ from shared.clipping import make_optimizer
 
 NAME = "long_range_memory"
 CELLS = {"rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
-# The cells as Keras makes them, and the gated cells with their "keep the old state" gate started nearly
-# shut... open: bias 3 puts the LSTM forget gate, and the GRU update gate, at sigmoid(3) = 0.95 instead of
-# 0.73 (Keras' LSTM forget bias 1) or 0.5 (GRU bias 0), so the state, and the gradient, decay 0.95x per step.
+# The cells as Keras makes them, and the gated cells with their "keep the old state" gate started open:
+# bias 3 puts the LSTM forget gate, and the GRU update gate, at sigmoid(3) = 0.95 instead of 0.73 (Keras'
+# LSTM forget bias 1) or 0.5 (GRU bias 0), so the state, and the gradient, decay about 0.95x per step.
 VARIANTS = {"rnn": ("rnn", None), "gru": ("gru", None), "lstm": ("lstm", None),
             "gru, keep bias 3": ("gru", 3.0), "lstm, forget bias 3": ("lstm", 3.0)}
 

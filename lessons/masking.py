@@ -23,7 +23,7 @@ loss change with the amount of padding it reads, because without the mask paddin
 metrics that count padding get *better* the more padding there is (predicting "padding" after padding is
 easy), while the real-step figures stay at chance: an unmasked metric measures the padding.
 
-    python lessons/masking.py            # the full run (about a minute on 2 cores)
+    python lessons/masking.py            # the full run (98 s on 2 shared cores)
     python lessons/masking.py --quick    # seconds, for the tests
 """
 

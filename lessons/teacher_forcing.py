@@ -16,7 +16,7 @@ the level of two unrelated texts agreeing by chance. The gap is what teacher for
 loss is measured on histories the model will never see when it writes. (Part of the gap is simply that
 text has many right continuations; "still on track" shows how quickly any single one is lost.)
 
-    python lessons/teacher_forcing.py            # the full run (about 2 minutes on 2 cores)
+    python lessons/teacher_forcing.py            # the full run (3 minutes on 2 shared cores)
     python lessons/teacher_forcing.py --quick    # seconds, for the tests
 """
 

@@ -8,9 +8,10 @@ next (stateful layers), and gradients stop at chunk borders. The chunk length is
     long chunks    gradients through more steps, fewer updates per second (each batch is more characters),
                    and longer sequential work per step
 This lesson trains the app's own model (`apps.char_lm.model.build_model`, stateful, `tbptt_batches`,
-`ResetStates`) once per chunk length under the same wall-clock budget (`shared.time_budget.TimeBudget`) and
-scores every run the same way: validation loss over the last 10% of the text read as carried-state streams
-with 100-character chunks.
+`ResetStates`) once per chunk length under the same budget of *CPU* seconds (`CpuBudget`: this process's
+processor time, so other jobs on a shared machine do not shorten one run and not another; the suite's
+wall-clock `shared.time_budget.TimeBudget` would) and scores every run the same way: validation loss over
+the last 10% of the text read as carried-state streams with 100-character chunks.
 
 What to look for in lessons/images/truncated_bptt.png: validation loss against chunk length (left) and
 training characters per second and optimizer updates (right). The best chunk length is where more updates
@@ -22,6 +23,7 @@ stop paying for the shorter gradient horizon.
 
 from __future__ import annotations
 
+import time
 import types
 
 import keras
@@ -30,10 +32,26 @@ from apps.char_lm import data
 from apps.char_lm.model import ResetStates, build_model, reset_states
 from lessons import common
 from shared.clipping import make_optimizer
-from shared.time_budget import TimeBudget
 
 NAME = "truncated_bptt"
 VALIDATION_CHUNK = 100
+
+
+class CpuBudget(keras.callbacks.Callback):
+    """Stops `fit` once this process has used `seconds` of CPU time since training began; counts the steps."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds, self.steps, self.used = seconds, 0, 0.0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.process_time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.used = time.process_time() - self.started
+        if self.used >= self.seconds:
+            self.model.stop_training = True
 
 
 def train_one(ids_train, ids_valid, vocab_size: int, chunk: int, args) -> dict:
@@ -42,7 +60,7 @@ def train_one(ids_train, ids_valid, vocab_size: int, chunk: int, args) -> dict:
     model = build_model(config, vocab_size, batch_size=args.batch_size)
     model.compile(optimizer=make_optimizer(args.learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    budget = TimeBudget(args.budget_seconds / 60)
+    budget = CpuBudget(args.budget_cpu_seconds)
     clock = common.Stopwatch()
     history = model.fit(data.make_dataset(ids_train, args.batch_size, chunk), epochs=1000, verbose=0,
                         callbacks=[ResetStates(), budget])
@@ -50,9 +68,11 @@ def train_one(ids_train, ids_valid, vocab_size: int, chunk: int, args) -> dict:
     updates = budget.steps  # optimizer updates made within the budget
     reset_states(model)
     validation = model.evaluate(data.make_dataset(ids_valid, args.batch_size, VALIDATION_CHUNK), verbose=0)
+    chars = updates * args.batch_size * chunk
     return {"chunk": chunk, "val_loss_nats": float(validation), "updates": updates,
-            "train_seconds": round(seconds, 1), "train_chars": updates * args.batch_size * chunk,
-            "chars_per_second": round(updates * args.batch_size * chunk / seconds),
+            "train_cpu_seconds": round(budget.used, 1), "train_wall_seconds": round(seconds, 1),
+            "train_chars": chars, "chars_per_cpu_second": round(chars / budget.used),
+            "chars_per_wall_second": round(chars / seconds),
             "epochs_started": len(history.history.get("loss", [])),
             "last_epoch_train_loss": float(history.history["loss"][-1])}
 
@@ -60,13 +80,14 @@ def train_one(ids_train, ids_valid, vocab_size: int, chunk: int, args) -> dict:
 def main(argv=None) -> dict:
     flags = common.parser(__doc__)
     flags.add_argument("--chunks", type=int, nargs="+", default=[25, 50, 100, 200], help="chunk lengths")
-    flags.add_argument("--budget-seconds", type=float, default=90.0, help="training time per chunk length")
+    flags.add_argument("--budget-cpu-seconds", type=float, default=90.0,
+                       help="training CPU time per chunk length (this process, all its threads)")
     flags.add_argument("--units", type=int, default=256)
     flags.add_argument("--batch-size", type=int, default=32, help="streams")
     flags.add_argument("--learning-rate", type=float, default=3e-3)
     args = flags.parse_args(argv)
     if args.quick:
-        args.chunks, args.budget_seconds, args.units = [10, 40], 1.5, 16
+        args.chunks, args.budget_cpu_seconds, args.units = [10, 40], 1.5, 16
     started = common.Stopwatch()
     text, source = common.load_text(args.quick, max_chars=60_000 if args.quick else None)
     ids, vocabulary = common.char_ids(text)
@@ -88,11 +109,11 @@ def plot(results: dict, args) -> None:
     chunks = [r["chunk"] for r in results["runs"]]
     left.plot(chunks, [r["val_loss_nats"] for r in results["runs"]], "o-", color="tab:blue")
     left.set(xscale="log", xticks=chunks, xticklabels=[str(c) for c in chunks], xlabel="chunk length (BPTT steps)",
-             ylabel="validation loss (nats/char)", title=f"Same {args.budget_seconds:.0f} s of training each")
-    right.plot(chunks, [r["chars_per_second"] for r in results["runs"]], "o-", color="tab:green",
-               label="training chars/s")
+             ylabel="validation loss (nats/char)", title=f"Same {args.budget_cpu_seconds:.0f} CPU s of training each")
+    right.plot(chunks, [r["chars_per_cpu_second"] for r in results["runs"]], "o-", color="tab:green",
+               label="training chars per CPU second")
     right.set(xscale="log", xticks=chunks, xticklabels=[str(c) for c in chunks], xlabel="chunk length",
-              ylabel="characters per second")
+              ylabel="characters per CPU second")
     twin = right.twinx()
     twin.plot(chunks, [r["updates"] for r in results["runs"]], "s--", color="tab:orange", label="updates")
     twin.set_ylabel("optimizer updates in the budget")
