@@ -50,8 +50,11 @@ def machine() -> dict:
             if line.startswith("Model name"))
     except (OSError, StopIteration):
         model = platform.processor() or "unknown"
-    return {"cpu": model, "cores": os.cpu_count(), "load_average_1_5_15": list(os.getloadavg()),
-            "note": "2 CPU cores shared with other jobs (load average above): timings are pessimistic"}
+    load, cores = list(os.getloadavg()), os.cpu_count() or 1
+    busy = load[1] > cores  # more runnable work than cores over 5 minutes: other jobs took CPU from this one
+    return {"cpu": model, "cores": cores, "load_average_1_5_15": load,
+            "note": (f"{cores} CPU cores shared with other jobs (5-minute load {load[1]:.1f}): wall-clock timings "
+                     "are pessimistic" if busy else "machine not overloaded during the run")}
 
 
 def load_text(quick: bool, max_chars: int | None = None) -> tuple[str, str]:

@@ -17,7 +17,7 @@ What to look for in lessons/images/exploding_gradients.png: the unclipped run's 
 (right, log scale) and what each spike does to its loss (left); the clipped runs see the same kind of
 spikes but take a bounded step. The JSON says which run diverged (loss NaN or above its starting value).
 
-    python lessons/exploding_gradients.py            # the full run (64 s on 2 shared cores)
+    python lessons/exploding_gradients.py            # the full run (85 s on 2 shared cores)
     python lessons/exploding_gradients.py --quick    # seconds, for the tests
 """
 
