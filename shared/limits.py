@@ -26,4 +26,4 @@ def guarded(value: tf.Tensor, *checks) -> tf.Tensor:
 def at_most_rows(values: tf.Tensor, max_rows: int, what: str) -> tf.Tensor:
     """`values` [batch, ...] unchanged, after refusing a batch of more than `max_rows` rows ("texts")."""
     return guarded(values, check_at_most(tf.shape(values)[0], max_rows,
-                                         f"at most {max_rows} {what} per request (the request's limit)"))
+                                         f"limit: at most {max_rows} {what} per request"))

@@ -107,9 +107,9 @@ def checked_image_file(image_bytes: tf.Tensor, max_pixels: int = MAX_PIXELS) -> 
         lambda: whole(tf.abs(_signed32(number(22, 4, False))), tf.abs(_signed32(number(18, 4, False))), size >= 26),
     ])
     checks = [tf.debugging.assert_equal(readable, True, message=(
-        "could not read the image's size from its header (truncated or damaged file)")),
+        "could not read the image size from its header (truncated or damaged file)")),
         tf.debugging.Assert(height * width <= max_pixels, [
-            f"at most {max_pixels:,} pixels ({max_pixels / 1e6:g} megapixels) per image (the request's limit); "
+            f"limit: at most {max_pixels:,} pixels ({max_pixels / 1e6:g} megapixels) per image; "
             "its header declares width x height =", width, "x", height])]
     with tf.control_dependencies(checks):
         return tf.identity(to_decode)

@@ -127,8 +127,8 @@ class CharStepper:
         steps = tf.clip_by_value(num_chars, 0, MAX_NEW_CHARS)
         prompt = guarded(at_most_rows(prompt, MAX_ROWS, "prompts"), check_at_most(
             tf.cast(tf.shape(prompt)[0], tf.int64) * tf.cast(steps, tf.int64), MAX_GENERATED_CHARS,
-            f"at most {MAX_GENERATED_CHARS:,} generated characters per request (prompts x num_chars, num_chars "
-            f"clipped to {MAX_NEW_CHARS}; the request's limit)"))
+            f"limit: at most {MAX_GENERATED_CHARS:,} generated characters per request (prompts x num_chars, "
+            f"num_chars clipped to {MAX_NEW_CHARS})"))
         ids, lengths = self.encode_prompts(prompt, MAX_PROMPT_CHARS)
         lengths = tf.maximum(lengths, 1)  # "" reads the start character (the pad value) instead
         batch = tf.shape(ids)[0]
@@ -170,8 +170,8 @@ class CharStepper:
         points = tf.strings.unicode_decode(text, "UTF-8", errors="replace")[:, :MAX_SCORE_CHARS]
         points = guarded(points, check_at_most(
             tf.cast(points.nrows(), tf.int64) * tf.reduce_max(tf.concat([points.row_lengths(), [0]], 0)),
-            MAX_SCORED_CHARS, f"at most {MAX_SCORED_CHARS:,} scored characters per request (texts x the longest "
-            f"text, each read up to {MAX_SCORE_CHARS:,} characters; the request's limit)"))
+            MAX_SCORED_CHARS, f"limit: at most {MAX_SCORED_CHARS:,} scored characters per request (texts x "
+            f"the longest text, each read up to {MAX_SCORE_CHARS:,} characters)"))
         chars = points.with_flat_values(tf.strings.unicode_encode(tf.expand_dims(points.flat_values, 1), "UTF-8"))
         ids = tf.cast(self.lookup(chars), tf.int32).to_tensor(default_value=self.start_id)
         ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)  # >= 1 column (all-empty batch)
