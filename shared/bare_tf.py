@@ -22,6 +22,7 @@ import importlib.machinery
 import json
 import os
 import re
+import resource
 import sys
 import time
 
@@ -381,7 +382,8 @@ def main(argv=None):
     for request in requests:
         started = time.perf_counter()
         body, status = answer(loaded, request)
-        result = {"status": status, "response": body, "first_call_ms": 1000 * (time.perf_counter() - started)}
+        result = {"status": status, "response": body, "first_call_ms": 1000 * (time.perf_counter() - started),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # peak so far (Linux: KiB)
         if args.repeat > 0 and status == 200:
             times = []
             for _ in range(args.repeat):
