@@ -182,11 +182,24 @@ def quick_exports(root: pathlib.Path) -> dict:
     return exports
 
 
+def markdown(cases: list[dict]) -> str:
+    """The results as the README table: limit, request, answer, ms, peak memory growth."""
+    lines = ["| limit | request | answer | ms | peak RSS growth (MB) |", "|---|---|---|---|---|"]
+    for case in cases:
+        answer = "200" if case["status"] == 200 else f"{case['status']} refused"
+        lines.append(f"| {case['limit']} | {case['kind']} ({case['request_bytes']:,} bytes) | {answer} | "
+                     f"{case['ms']:,.0f} | {case['peak_rss_growth_mb']:,.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--export-root", help="a folder holding <app>/<N>/ exports (default: train quick ones)")
     parser.add_argument("--only", help="run only the cases whose limit contains this text")
+    parser.add_argument("--table", action="store_true", help="print results/limits.json as a table and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        return print(markdown(json.loads((RESULTS / "limits.json").read_text())["cases"]))
     with tempfile.TemporaryDirectory() as scratch:
         exports = ({app: latest_version(pathlib.Path(args.export_root) / app) for app in APPS} if args.export_root
                    else quick_exports(pathlib.Path(scratch)))
@@ -209,6 +222,7 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / ("limits.json" if not args.only else "limits_partial.json")
     path.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(results))
     print(path)
 
 
