@@ -6,9 +6,10 @@ Usage:
 
 Every case runs in a fresh TensorFlow-only process (shared/bare_tf.py via shared.serving.check_saved_model):
 the export is loaded, a small request of the same signature warms it up, then the case's request is timed.
-"peak_rss_growth_mb" is how far the process's peak resident memory rose during that one call (the request
-was already parsed from JSON). The stand-in REST server's own limits are measured over HTTP, with the
-server process's peak memory (VmHWM) before and after. Writes benchmarks/results/limits.json.
+"peak_rss_growth_mb" is the process's peak resident memory during that one call (Linux VmHWM, reset just
+before it) minus its resident memory just before it; the request was already parsed from JSON. The
+stand-in REST server's own limits are measured over HTTP the same way, on the server process (JSON parsing
+included). Writes benchmarks/results/limits.json.
 """
 
 from __future__ import annotations
@@ -130,19 +131,26 @@ def cases() -> list[dict]:
 
 def measure(export: pathlib.Path, case: dict) -> dict:
     body = json.dumps(case["request"]).encode()
-    warm, target = check_saved_model(export, [case["warm_up"], case["request"]], timeout=1800)["results"]
+    _, target = check_saved_model(export, [case["warm_up"], case["request"]], timeout=1800)["results"]
     response = target["response"]
     return {"limit": case["limit"], "kind": case["kind"], "status": target["status"],
             "request_bytes": len(body), "ms": round(target["first_call_ms"], 1),
-            "peak_rss_growth_mb": round(target["peak_rss_mb"] - warm["peak_rss_mb"], 1),
+            "peak_rss_growth_mb": round(target["peak_rss_mb"] - target["rss_before_mb"], 1),
+            "peak_rss_mb": round(target["peak_rss_mb"], 1),
             "error": response.get("error", "")[:300] if target["status"] != 200 else None}
 
 
-def _peak_mb(pid: int) -> float:
+def _memory_mb(pid: int, field: str) -> float:
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _reset_peak(pid: int) -> float:
+    """Set the server process's peak (VmHWM) back to its RSS (Linux) -> that RSS in MB."""
+    pathlib.Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return _memory_mb(pid, "VmRSS")
 
 
 def rest_cases(export: pathlib.Path) -> list[dict]:
@@ -158,7 +166,7 @@ def rest_cases(export: pathlib.Path) -> list[dict]:
     try:
         urllib.request.urlopen(urllib.request.Request(url, b'{"instances": ["warm"]}'), timeout=600).read()
         for limit, kind, body in table:
-            before, started = _peak_mb(process.pid), time.perf_counter()
+            before, started = _reset_peak(process.pid), time.perf_counter()
             try:
                 with urllib.request.urlopen(urllib.request.Request(url, body), timeout=600) as response:
                     status, reply = response.status, response.read()
@@ -166,7 +174,8 @@ def rest_cases(export: pathlib.Path) -> list[dict]:
                 status, reply = error.code, error.read()
             results.append({"limit": limit, "kind": kind, "status": status, "request_bytes": len(body),
                             "ms": round(1000 * (time.perf_counter() - started), 1),
-                            "peak_rss_growth_mb": round(_peak_mb(process.pid) - before, 1),
+                            "peak_rss_growth_mb": round(_memory_mb(process.pid, "VmHWM") - before, 1),
+                            "peak_rss_mb": round(_memory_mb(process.pid, "VmHWM"), 1),
                             "error": json.loads(reply).get("error", "")[:300] if status != 200 else None})
     finally:
         process.terminate()

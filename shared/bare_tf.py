@@ -22,7 +22,6 @@ import importlib.machinery
 import json
 import os
 import re
-import resource
 import sys
 import time
 
@@ -354,6 +353,25 @@ def serve(loaded, model_name, port, version=None):
     server.serve_forever()
 
 
+def _memory_mb(field):
+    """VmRSS (resident now) or VmHWM (peak resident) of this process in MB; None where /proc has no status."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
+    except (OSError, StopIteration):
+        return None
+
+
+def _reset_peak_memory():
+    """Linux: set the peak (VmHWM) back to the current RSS, so the next peak is one call's own. -> RSS (MB)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    return _memory_mb("VmRSS")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model_dir", help="a SavedModel version folder, e.g. saved_models/app/1")
@@ -380,10 +398,11 @@ def main(argv=None):
     requests = requests if isinstance(requests, list) else [requests]
     results = []
     for request in requests:
+        rss_before = _reset_peak_memory()
         started = time.perf_counter()
         body, status = answer(loaded, request)
         result = {"status": status, "response": body, "first_call_ms": 1000 * (time.perf_counter() - started),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # peak so far (Linux: KiB)
+                  "rss_before_mb": rss_before, "peak_rss_mb": _memory_mb("VmHWM")}
         if args.repeat > 0 and status == 200:
             times = []
             for _ in range(args.repeat):
