@@ -160,7 +160,7 @@ def rest_cases(export: pathlib.Path) -> list[dict]:
     url = f"http://127.0.0.1:{json.loads(process.stdout.readline())['listening']}/v1/models/imdb_sentiment:predict"
     at_cap = b'{"instances": [' + b'"",' * ((bare_tf.MAX_BODY_BYTES - 40) // 3) + b'""]}'
     table = [("REST body size", "over: 50 MB of 10M strings", b'{"instances": [' + b'"a",' * 12_500_000 + b'""]}'),
-             ("REST body size", "largest accepted: 16 MiB of empty strings", at_cap),
+             ("REST body size", "at the cap: 16 MiB of 5.6M empty strings (read; the graph refuses the rows)", at_cap),
              ("REST base64", "invalid base64", b'{"instances": [{"b64": "@@@@"}]}')]
     results = []
     try:
