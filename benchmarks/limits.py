@@ -22,6 +22,7 @@ import os
 import pathlib
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -227,7 +228,7 @@ def main(argv=None):
               "machine": {"cpu": model, "cpus": os.cpu_count(), "platform": platform.platform(),
                           "tensorflow": tf.__version__, "load": os.getloadavg(),
                           "note": "2 cores shared with other engineers' jobs while this ran: times are loaded"},
-              "command": " ".join(["python benchmarks/limits.py", *(argv or [])])}
+              "command": " ".join(["python benchmarks/limits.py", *(sys.argv[1:] if argv is None else argv)])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / ("limits.json" if not args.only else "limits_partial.json")
     path.write_text(json.dumps(result, indent=2) + "\n")
