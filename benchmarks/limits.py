@@ -198,7 +198,7 @@ def markdown(cases: list[dict]) -> str:
     for case in cases:
         answer = "200" if case["status"] == 200 else f"{case['status']} refused"
         lines.append(f"| {case['limit']} | {case['kind']} ({case['request_bytes']:,} bytes) | {answer} | "
-                     f"{case['ms']:,.0f} | {case['peak_rss_growth_mb']:,.0f} |")
+                     f"{case['ms']:,.0f} | {round(case['peak_rss_growth_mb']):,} |")
     return "\n".join(lines)
 
 
