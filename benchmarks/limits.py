@@ -74,10 +74,12 @@ def gif_of_frames(frames: int, side: int) -> bytes:
 
 def cases() -> list[dict]:
     """(limit, kind, app, request): for each limit the request just over it and the largest accepted one."""
-    over_texts, at_texts = ["!" * imdb.MAX_TEXT_BYTES] * (imdb.MAX_TEXTS + 1), ["!" * imdb.MAX_TEXT_BYTES] * imdb.MAX_TEXTS
-    sentence = "!" * translate.MAX_TEXT_BYTES
+    review = "!" * imdb.MAX_TEXT_BYTES  # punctuation: every byte becomes a token, the costliest text
+    over_texts, at_texts = [review] * (imdb.MAX_TEXTS + 1), [review] * imdb.MAX_TEXTS
+    sentence, punctuation = "!" * translate.MAX_TEXT_BYTES, {"instances": ["!?." * 350_000] * 50}
     rows = generate.MAX_GENERATED_CHARS // generate.MAX_NEW_CHARS
-    prompt = lambda prompts, count: {"inputs": {"prompt": prompts, "num_chars": count, "temperature": 1.0}}  # noqa: E731
+    prompt = lambda prompts, count: {  # noqa: E731
+        "inputs": {"prompt": prompts, "num_chars": count, "temperature": 1.0}}
     score = lambda texts: {"signature_name": "score", "inputs": {"text": texts}}  # noqa: E731
     scored_rows = generate.MAX_SCORED_CHARS // generate.MAX_SCORE_CHARS
     side = int(MAX_PIXELS ** 0.5)
@@ -85,19 +87,24 @@ def cases() -> list[dict]:
     table = [
         ("imdb_sentiment: texts per request", "over", "imdb_sentiment", {"instances": over_texts}),
         ("imdb_sentiment: texts per request", "largest accepted", "imdb_sentiment", {"instances": at_texts}),
-        ("imdb_sentiment: bytes per text (cut)", "50 x 1 MB punctuation", "imdb_sentiment",
-         {"instances": ["!?." * 350_000] * 50}),
-        ("translator: texts per request", "over", "translator", {"instances": [sentence] * (translate.MAX_TEXTS + 1)}),
-        ("translator: texts per request", "largest accepted", "translator", {"instances": [sentence] * translate.MAX_TEXTS}),
-        ("translator: bytes per text (cut)", "50 x 1 MB punctuation", "translator", {"instances": ["!?." * 350_000] * 50}),
-        ("char_lm: prompts x num_chars", "over", "char_lm", prompt(["ROMEO:"] * (rows + 1), generate.MAX_NEW_CHARS)),
-        ("char_lm: prompts x num_chars", "largest accepted", "char_lm", prompt(["ROMEO:"] * rows, generate.MAX_NEW_CHARS)),
+        ("imdb_sentiment: bytes per text (cut)", "50 x 1 MB punctuation", "imdb_sentiment", punctuation),
+        ("translator: texts per request", "over", "translator",
+         {"instances": [sentence] * (translate.MAX_TEXTS + 1)}),
+        ("translator: texts per request", "largest accepted", "translator",
+         {"instances": [sentence] * translate.MAX_TEXTS}),
+        ("translator: bytes per text (cut)", "50 x 1 MB punctuation", "translator", punctuation),
+        ("char_lm: prompts x num_chars", "over", "char_lm",
+         prompt(["ROMEO:"] * (rows + 1), generate.MAX_NEW_CHARS)),
+        ("char_lm: prompts x num_chars", "largest accepted", "char_lm",
+         prompt(["ROMEO:"] * rows, generate.MAX_NEW_CHARS)),
         ("char_lm: prompts x num_chars", "issue: 1000 prompts x 2000", "char_lm", prompt(["x" * 2000] * 1000, 2000)),
         ("char_lm: prompts per request", "over", "char_lm", prompt(["x" * 1000] * (generate.MAX_ROWS + 1), 1)),
         ("char_lm: prompts per request", "largest accepted", "char_lm",
          prompt(["x" * 1000] * generate.MAX_ROWS, generate.MAX_GENERATED_CHARS // generate.MAX_ROWS)),
-        ("char_lm: prompt bytes (cut to the end)", "issue: 50 x 1 MB prompts", "char_lm", prompt(["x" * 2**20] * 50, 10)),
-        ("char_lm: score texts x longest", "over", "char_lm", score(["x" * generate.MAX_SCORE_CHARS] * (scored_rows + 1))),
+        ("char_lm: prompt bytes (cut to the end)", "issue: 50 x 1 MB prompts", "char_lm",
+         prompt(["x" * 2**20] * 50, 10)),
+        ("char_lm: score texts x longest", "over", "char_lm",
+         score(["x" * generate.MAX_SCORE_CHARS] * (scored_rows + 1))),
         ("char_lm: score texts x longest", "largest accepted", "char_lm",
          score(["x" * generate.MAX_SCORE_CHARS] * scored_rows)),
         ("char_lm: score texts x longest", "issue: 100 x 20,000", "char_lm", score(["x" * 20_000] * 100)),
