@@ -20,12 +20,14 @@ the graph holds an op that such a host cannot run: not registered by core Tensor
 
 import argparse
 import base64
+import binascii
 import http.server
 import importlib
 import importlib.abc
 import importlib.machinery
 import json
 import os
+import re
 import sys
 import time
 
@@ -64,9 +66,14 @@ CPU_DEVICE_TYPES = ("CPU", "DEFAULT")
 
 
 def _decode(value):
-    """JSON value -> Python value; {"b64": "..."} objects become bytes, as in TF Serving."""
+    """JSON value -> Python value; {"b64": "..."} objects become bytes, as in TF Serving (strict base64)."""
     if isinstance(value, dict) and set(value) == {"b64"}:
-        return base64.b64decode(value["b64"])
+        if not isinstance(value["b64"], str):
+            raise ValueError(f'a {{"b64": ...}} value must be a string, got {type(value["b64"]).__name__}')
+        try:  # strict: without validate, characters outside the alphabet are dropped (b"" for garbage)
+            return base64.b64decode(value["b64"], validate=True)
+        except binascii.Error as error:
+            raise ValueError(f'invalid base64 in a {{"b64": ...}} value: {error}') from None
     if isinstance(value, list):
         return [_decode(item) for item in value]
     if isinstance(value, dict):  # the columnar form: {"inputs": {"name": value, ...}}
@@ -275,31 +282,92 @@ def describe(loaded):
     return info
 
 
-def serve(loaded, model_name, port):
-    """A loopback server with TF Serving's REST paths, for testing clients without TF Serving."""
+# The stand-in server's own limits (TF Serving has its own; tests and users without Docker meet these).
+MAX_BODY_BYTES = 16 * 2**20  # a request body: a 12 MB image file fits (as base64); 413 beyond
+READ_TIMEOUT_SECONDS = 30    # a client that stops sending mid-body gets 408, not a thread held forever
+LISTEN_BACKLOG = 128         # connections waiting to be accepted (the socketserver default is 5)
+_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?(?P<verb>:predict)?")
+
+
+def serve(loaded, model_name, port, version=None):
+    """A loopback server with TF Serving's REST paths, for testing clients without TF Serving.
+
+    Paths route exactly, as in TF Serving: /v1/models/<model_name>[/versions/<version>] (GET: status) and
+    the same with :predict (POST); any other name or version is 404. Every answer is JSON.
+    """
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = READ_TIMEOUT_SECONDS
+
         def _reply(self, body, status=200):
             data = json.dumps(body).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
+        def send_error(self, code, message=None, explain=None):  # http.server's own refusals, as JSON too
+            self.close_connection = True
+            self._reply({"error": f"{code} {message or self.responses.get(code, ('',))[0]}"}, code)
+
+        def _route(self, predict):
+            """True when the path names this model (and its version, if any) with the right verb."""
+            match = _PATH.fullmatch(self.path.split("?")[0])
+            found = bool(match) and match["name"] == model_name and bool(match["verb"]) == predict and (
+                match["version"] is None or (version is not None and int(match["version"]) == version))
+            if not found:
+                self._reply({"error": f"Servable not found for request: {self.path[:200]}"}, 404)
+            return found
+
         def do_GET(self):  # model status, as TF Serving's GET /v1/models/<name>
-            if self.path.rstrip("/").startswith(f"/v1/models/{model_name}"):
-                self._reply({"model_version_status": [{"state": "AVAILABLE", "status": {
-                    "error_code": "OK", "error_message": ""}}]})
+            if self._route(predict=False):
+                status = {"state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+                self._reply({"model_version_status": [
+                    {"version": str(version), **status} if version is not None else status]})
+
+        def _body(self):
+            """The request body, or None after replying 411 / 400 / 413 / 408 (then the connection closes)."""
+            length = self.headers.get("Content-Length")
+            status, message = None, None
+            if length is None:
+                status, message = 411, "a POST needs a Content-Length header"
+            elif not (length.strip().isascii() and length.strip().isdigit()):
+                status, message = 400, f"Content-Length must be a non-negative integer, got {length[:40]!r}"
+            elif int(length) > MAX_BODY_BYTES:
+                status, message = 413, f"request body of {int(length):,} bytes; at most {MAX_BODY_BYTES:,}"
             else:
-                self._reply({"error": f"Servable not found for request: {self.path}"}, 404)
+                try:
+                    return self.rfile.read(int(length))
+                except TimeoutError:
+                    status, message = 408, f"the body did not arrive within {READ_TIMEOUT_SECONDS} s"
+            self.close_connection = True
+            self._reply({"error": message}, status)
+            if status != 408:
+                self._drain(int(length) if status == 413 else MAX_BODY_BYTES)
+            return None
+
+        def _drain(self, length):
+            """Read and drop (a bounded part of) a refused body: closing a socket with unread data resets
+            the connection, and the client could lose the reply it has not read yet."""
+            self.connection.settimeout(1)
+            left = min(length, 4 * MAX_BODY_BYTES)
+            try:
+                while left > 0 and (chunk := self.rfile.read1(min(left, 2**16))):
+                    left -= len(chunk)
+            except OSError:  # timeout or reset: the client stopped sending
+                pass
 
         def do_POST(self):
-            path = self.path.split(":")[0]
-            if not path.startswith(f"/v1/models/{model_name}") or not self.path.endswith(":predict"):
-                return self._reply({"error": f"Servable not found for request: {self.path}"}, 404)
+            if not self._route(predict=True):
+                return None
+            body = self._body()
+            if body is None:
+                return None
             try:
-                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                request = json.loads(body)
             except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested too deep
                 return self._reply({"error": f"JSON Parse error: {error}"}, 400)
             try:
@@ -311,9 +379,31 @@ def serve(loaded, model_name, port):
         def log_message(self, *args):  # keep test output quiet
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = LISTEN_BACKLOG
+
+    server = Server(("127.0.0.1", port), Handler)
     print(json.dumps({"listening": server.server_address[1]}), flush=True)
     server.serve_forever()
+
+
+def _memory_mb(field):
+    """VmRSS (resident now) or VmHWM (peak resident) of this process in MB; None where /proc has no status."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field + ":"))
+    except (OSError, StopIteration):
+        return None
+
+
+def _reset_peak_memory():
+    """Linux: set the peak (VmHWM) back to the current RSS, so the next peak is one call's own. -> RSS (MB)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    return _memory_mb("VmRSS")
 
 
 def main(argv=None):
@@ -324,6 +414,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=0, help="time each request this many extra times")
     parser.add_argument("--serve", type=int, metavar="PORT", help="serve REST on 127.0.0.1:PORT (0: any)")
     parser.add_argument("--model-name", default="model", help="the model name in REST paths (--serve)")
+    parser.add_argument("--model-version", type=int, help="the version in REST paths (--serve; default: the "
+                        "model folder's name when it is a number, as TF Serving numbers versions)")
     args = parser.parse_args(argv)
 
     # The graph is read before it is loaded: an op without a CPU kernel may fail the load itself.
@@ -338,7 +430,10 @@ def main(argv=None):
         return 1
     loaded = tf.saved_model.load(args.model_dir)
     if args.serve is not None:
-        return serve(loaded, args.model_name, args.serve)
+        folder = os.path.basename(os.path.normpath(args.model_dir))
+        version = args.model_version if args.model_version is not None else (
+            int(folder) if folder.isascii() and folder.isdigit() else None)
+        return serve(loaded, args.model_name, args.serve, version)
     if args.request_file:
         with open(args.request_file, encoding="utf-8") as handle:
             requests = json.load(handle)
@@ -347,9 +442,11 @@ def main(argv=None):
     requests = requests if isinstance(requests, list) else [requests]
     results = []
     for request in requests:
+        rss_before = _reset_peak_memory()
         started = time.perf_counter()
         body, status = answer(loaded, request)
-        result = {"status": status, "response": body, "first_call_ms": 1000 * (time.perf_counter() - started)}
+        result = {"status": status, "response": body, "first_call_ms": 1000 * (time.perf_counter() - started),
+                  "rss_before_mb": rss_before, "peak_rss_mb": _memory_mb("VmHWM")}
         if args.repeat > 0 and status == 200:
             times = []
             for _ in range(args.repeat):

@@ -3,7 +3,9 @@
 The exported SavedModels take raw strings, so tokenization must travel inside them. Keras'
 `TextVectorization` does that with core ops (regex replace, whitespace split, a lookup table): TF Serving
 needs no extra op library. `standardize_text` is the suite's one cleaning rule; it never fails on bad
-input: invalid UTF-8 bytes become U+FFFD instead of raising, HTML tags become spaces.
+input: invalid UTF-8 bytes become U+FFFD instead of raising, HTML tags and control characters (NUL
+included) become spaces. `cut_bytes` bounds what a serving graph reads of each text *before* any of it is
+split into tokens or characters, so the cost of a request follows the limit, not the request's size.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ import tensorflow as tf
 # Punctuation kept as tokens of their own: "!" and "?" carry sentiment and sentence type, and "¿ ¡"
 # open Spanish questions and exclamations.
 _PUNCTUATION = r"([.,!?¿¡;:])"
+# C0 and C1 control characters (NUL, bell, escape, DEL, ...), and the same without newline and tab.
+_CONTROL = r"\p{Cc}"
+_CONTROL_BUT_LAYOUT = r"[\x{0}-\x{8}\x{b}-\x{1f}\x{7f}-\x{9f}]"
+
+
+def controls_to_spaces(text: tf.Tensor, keep_layout: bool = False) -> tf.Tensor:
+    """Control characters (NUL included) -> spaces, in valid UTF-8 text.
+
+    Done before anything else reads the text: tf.strings.lower (like a C string) stops at a NUL byte,
+    which silently dropped everything after one. `keep_layout` keeps newline and tab, characters that a
+    character model reads and writes.
+    """
+    return tf.strings.regex_replace(text, _CONTROL_BUT_LAYOUT if keep_layout else _CONTROL, " ")
 
 
 @keras.saving.register_keras_serializable(package="shared")
@@ -24,11 +39,32 @@ def standardize_text(text):
     words ("don't"), the punctuation above becomes separate tokens, everything else is a space.
     """
     text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+    text = controls_to_spaces(text)
     text = tf.strings.lower(text, encoding="utf-8")
     text = tf.strings.regex_replace(text, r"<[^>]*>", " ")
     text = tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
     text = tf.strings.regex_replace(text, r"[^\pL\pN'.,!?¿¡;: ]+", " ")
     return tf.strings.regex_replace(text, r" +", " ")
+
+
+def cut_bytes(text: tf.Tensor, max_bytes: int, keep: str = "head") -> tf.Tensor:
+    """Each string cut to at most `max_bytes` bytes: its first ("head"), last ("tail") or both halves.
+
+    Cheap and done first, so a huge text costs no more than one of `max_bytes`. A cut through a UTF-8
+    character leaves invalid bytes, which `standardize_text` (or errors="replace") reads as U+FFFD.
+    "both" joins the halves with a space, so their edge words stay apart.
+    """
+    if keep not in ("head", "tail", "both"):
+        raise ValueError(f"keep must be 'head', 'tail' or 'both', got {keep!r}.")
+    lengths = tf.strings.length(text)  # bytes
+    head = tf.strings.substr(text, 0, max_bytes if keep == "head" else max_bytes // 2)
+    tail_bytes = max_bytes if keep == "tail" else max_bytes - max_bytes // 2
+    tail = tf.strings.substr(text, tf.maximum(lengths - tail_bytes, 0), tf.fill(tf.shape(lengths), tail_bytes))
+    if keep == "head":
+        return head
+    if keep == "tail":
+        return tail
+    return tf.where(lengths > max_bytes, tf.strings.join([head, tail], separator=" "), text)
 
 
 def make_word_vectorizer(vocab_size: int, texts, batch_size: int = 1024) -> keras.layers.TextVectorization:

@@ -12,8 +12,15 @@ from __future__ import annotations
 import tensorflow as tf
 
 from shared.beam_search import beam_search, greedy_decode, tile_beams
+from shared.limits import at_most_rows
 from shared.text import END, PAD, START, ids_to_text
 from shared.vision import decode_batch
+
+# What one serving request may cost (README "Serve"): at most MAX_IMAGES image files, each declaring at
+# most shared.vision.MAX_PIXELS pixels in its header (a GIF: only its first frame is decoded). Images are
+# decoded one at a time, so a request holds one full-size image (at most 75 MB of RGB) at a time.
+# 32 is also TF Serving's max_batch_size here (serving/batching_parameters.txt): merged batches fit.
+MAX_IMAGES = 32
 
 
 class CaptionWriter:
@@ -25,6 +32,7 @@ class CaptionWriter:
 
     def features(self, image_bytes):
         """Encoded image files [batch] -> pooled features [batch, 2048] (the cache's exact path)."""
+        image_bytes = at_most_rows(image_bytes, MAX_IMAGES, "images")
         return self.encoder(decode_batch(image_bytes, self.config.image_size), training=False)
 
     def greedy_from_features(self, features):

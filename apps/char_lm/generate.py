@@ -10,8 +10,14 @@ cell of every recurrent layer -> dense. No Python runs per character. Sampling i
 random draws are stateless (`tf.random.stateless_categorical`) and seeded by (seed, step).
 
 Bounded behaviour for bad input (documented in the README):
-    num_chars    clipped to [0, MAX_NEW_CHARS]; <= 0 returns "" for every row
-    prompt       only its last MAX_PROMPT_CHARS characters are read; "" starts from a newline
+    rows         at most MAX_ROWS prompts (or texts to score) per request, else InvalidArgument
+    num_chars    clipped to [0, MAX_NEW_CHARS]; <= 0 returns "" for every row; rows x num_chars may be at
+                 most MAX_GENERATED_CHARS per request, else InvalidArgument
+    prompt       only its last MAX_PROMPT_CHARS characters are read (its bytes are cut first, so a huge
+                 prompt costs no more than a long one); "" starts from a newline
+    score        reads each text's first MAX_SCORE_CHARS characters; rows x the longest read text may be at
+                 most MAX_SCORED_CHARS per request, else InvalidArgument
+    control      characters other than newline and tab (NUL included) are read as spaces
     characters   unknown to the vocabulary (and invalid UTF-8, decoded as U+FFFD) map to the OOV id 0;
                  the model never *generates* OOV
     temperature  <= GREEDY_BELOW means greedy (argmax); clipped to at most MAX_TEMPERATURE; NaN: greedy
@@ -27,10 +33,16 @@ import numpy as np
 import tensorflow as tf
 
 from apps.char_lm.model import recurrent_layers
+from shared.limits import at_most_rows, check_at_most, guarded
+from shared.text import controls_to_spaces, cut_bytes
 
 MAX_NEW_CHARS = 2000       # the most characters one request may generate
 MAX_PROMPT_CHARS = 1000    # a longer prompt is cut to its end (the part the next character depends on)
 MAX_SCORE_CHARS = 20000    # `score` reads at most this many characters of each text
+MAX_ROWS = 64              # prompts (or texts to score) per request
+MAX_GENERATED_CHARS = 32000  # rows x num_chars per request: e.g. 16 x 2000 or 64 x 500 (~3 s on 2 cores)
+MAX_SCORED_CHARS = 40000   # rows x longest scored text per request: the model runs over all of it at once
+UTF8_MAX_BYTES = 4         # a character's UTF-8 bytes at most: N characters fit in 4 N bytes
 GREEDY_BELOW = 1e-3        # temperatures below this are greedy decoding (the limit temperature -> 0)
 MAX_TEMPERATURE = 100.0    # beyond this, sampling is uniform to float precision anyway
 START_CHAR = "\n"          # what an empty prompt (and `score`) starts from
@@ -82,6 +94,8 @@ class CharStepper:
     # ------------------------------------------------------------------------------- helpers
     def encode_prompts(self, prompt, max_chars):
         """Strings [batch] -> (ids [batch, time] int32 padded with the start id, lengths [batch])."""
+        # The last 4 N + 3 bytes hold at least the last N whole characters (3: a cut character's rest).
+        prompt = read_text(cut_bytes(prompt, UTF8_MAX_BYTES * max_chars + 3, "tail"))
         chars = tf.strings.unicode_split(prompt, "UTF-8", errors="replace")
         lengths = chars.row_lengths()
         # Keep each row's last `max_chars` characters.
@@ -110,6 +124,11 @@ class CharStepper:
     # ------------------------------------------------------------------------------- signatures
     def generate(self, prompt, num_chars, temperature, top_k, seed):
         """Strings [batch] -> generated continuations [batch] (the prompt is not repeated)."""
+        steps = tf.clip_by_value(num_chars, 0, MAX_NEW_CHARS)
+        prompt = guarded(at_most_rows(prompt, MAX_ROWS, "prompts"), check_at_most(
+            tf.cast(tf.shape(prompt)[0], tf.int64) * tf.cast(steps, tf.int64), MAX_GENERATED_CHARS,
+            f"limit: at most {MAX_GENERATED_CHARS:,} generated characters per request (prompts x num_chars, "
+            f"num_chars clipped to {MAX_NEW_CHARS})"))
         ids, lengths = self.encode_prompts(prompt, MAX_PROMPT_CHARS)
         lengths = tf.maximum(lengths, 1)  # "" reads the start character (the pad value) instead
         batch = tf.shape(ids)[0]
@@ -125,7 +144,6 @@ class CharStepper:
             lambda t, *_: t < tf.reduce_max(lengths), read_prompt,
             (tf.constant(0), self.zero_state(batch), tf.zeros([batch, vocab])))
 
-        steps = tf.clip_by_value(num_chars, 0, MAX_NEW_CHARS)
         seed = tf.cast(seed, tf.int64)
 
         def write_char(t, states, logits, generated):
@@ -147,7 +165,14 @@ class CharStepper:
         Every character is predicted from the ones before it, the first from START_CHAR. Only the first
         MAX_SCORE_CHARS characters count. An empty text scores 0 bits over 0 characters.
         """
-        chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")[:, :MAX_SCORE_CHARS]
+        text = read_text(cut_bytes(at_most_rows(text, MAX_ROWS, "texts"), UTF8_MAX_BYTES * MAX_SCORE_CHARS))
+        # Code points (4 bytes each) until the size check has passed; one string per character only after.
+        points = tf.strings.unicode_decode(text, "UTF-8", errors="replace")[:, :MAX_SCORE_CHARS]
+        points = guarded(points, check_at_most(
+            tf.cast(points.nrows(), tf.int64) * tf.reduce_max(tf.concat([points.row_lengths(), [0]], 0)),
+            MAX_SCORED_CHARS, f"limit: at most {MAX_SCORED_CHARS:,} scored characters per request (texts x "
+            f"the longest text, each read up to {MAX_SCORE_CHARS:,} characters)"))
+        chars = points.with_flat_values(tf.strings.unicode_encode(tf.expand_dims(points.flat_values, 1), "UTF-8"))
         ids = tf.cast(self.lookup(chars), tf.int32).to_tensor(default_value=self.start_id)
         ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)  # >= 1 column (all-empty batch)
         lengths = tf.cast(chars.row_lengths(), tf.int32)
@@ -158,6 +183,12 @@ class CharStepper:
         total = tf.reduce_sum(nats * mask, axis=1)
         counted = tf.cast(lengths, nats.dtype)
         return tf.math.divide_no_nan(total, counted) / math.log(2.0), lengths
+
+
+def read_text(text):
+    """Valid UTF-8 (bad bytes -> U+FFFD), control characters other than newline and tab -> spaces."""
+    return controls_to_spaces(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"),
+                              keep_layout=True)
 
 
 def export_endpoints(stepper: CharStepper, seed: int, top_k: int) -> dict:

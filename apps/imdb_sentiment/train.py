@@ -28,9 +28,16 @@ from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
 from shared.data import PARTIAL_DATA_HELP
 from shared.export import export_and_finish
+from shared.limits import at_most_rows
 from shared.masking import ensure_nonempty
-from shared.text import make_word_vectorizer, truncate_ids
+from shared.text import cut_bytes, make_word_vectorizer, truncate_ids
 from shared.training import fit, start_run
+
+# What one serving request may cost (README "Serve"): at most MAX_TEXTS reviews, each read up to
+# MAX_TEXT_BYTES bytes (its first and last halves when longer) before it is split into words. The longest
+# IMDb review is 13,704 bytes; a request at both limits holds about 2 MB of text.
+MAX_TEXTS = 128
+MAX_TEXT_BYTES = 16_384
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -73,6 +80,7 @@ def make_serving_function(vectorizer, model, config):
     labels = tf.constant(data.LABELS)
 
     def serve(text):
+        text = cut_bytes(at_most_rows(text, MAX_TEXTS, "texts"), MAX_TEXT_BYTES, config.keep)
         token_ids = truncate_ids(vectorizer(text), config.max_tokens, config.keep)
         token_ids = ensure_nonempty(token_ids)  # "" still gets an answer: the model's prior
         probability = tf.reshape(model(token_ids, training=False), [-1])

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from apps.translator import data
 from apps.translator.model import ATTENTION, CELLS, build_model
-from apps.translator.translate import Decoders, make_vectorizers
+from apps.translator.translate import MAX_TEXTS, Decoders, make_vectorizers
 from shared import distribute
 from shared.clipping import make_optimizer
 from shared.config import TrainConfig, option, parse_config
@@ -93,8 +93,8 @@ class Config(TrainConfig):
             raise ValueError("--beam-size, --max-source-tokens and --max-output-tokens must be >= 1.")
 
 
-def translate_all(function, texts: list[str], batch_size: int = 128) -> tuple[list[str], float]:
-    """Run a serving function over `texts` in batches: (translations, seconds)."""
+def translate_all(function, texts: list[str], batch_size: int = MAX_TEXTS) -> tuple[list[str], float]:
+    """Run a serving function over `texts` in batches (at most the signature's limit): (translations, seconds)."""
     started, out = time.perf_counter(), []
     starts = range(0, len(texts), batch_size)
     for begin in progress(starts, total=len(starts), label=f"translating {len(texts)} sentences"):

@@ -15,18 +15,27 @@ from __future__ import annotations
 import tensorflow as tf
 
 from shared.beam_search import beam_search, greedy_decode, tile_beams
+from shared.limits import at_most_rows
 from shared.masking import ensure_nonempty
 from shared.text import (
     END,
     PAD,
     START,
     UNK,
+    cut_bytes,
     join_words,
     make_target_vectorizer,
     make_word_vectorizer,
     standardize_text,
     truncate_ids,
 )
+
+
+# What one serving request may cost (README "Serve"): at most MAX_TEXTS sentences, each read up to its
+# first MAX_TEXT_BYTES bytes before it is split into words (the longest spa-eng sentence is 284 bytes; 40
+# source words, the model's cut, fit in far fewer). Beam search costs grow with rows x beams x length.
+MAX_TEXTS = 64
+MAX_TEXT_BYTES = 2048
 
 
 def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size: int):
@@ -38,7 +47,8 @@ def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size
 class Decoders:
     """The serving functions: raw source strings [batch] -> translations, with the model's weights.
 
-    Bounds: a source is cut to `max_source_tokens` words; an output stops at [end] or after
+    Bounds: at most MAX_TEXTS sources per call (more is refused), each cut to MAX_TEXT_BYTES bytes, then
+    to `max_source_tokens` words; an output stops at [end] or after
     min(max_output_tokens, 2 * source length + 10) tokens. An empty (or all-symbol) source gets "".
     With attention, an [UNK] in the output is replaced by the source word it attended to most
     (Luong et al., 2015): names and rare words are copied instead of lost.
@@ -50,6 +60,7 @@ class Decoders:
         self.replace_unknown = config.attention != "none"
 
     def _encode(self, text):
+        text = cut_bytes(at_most_rows(text, MAX_TEXTS, "texts"), MAX_TEXT_BYTES, "head")
         ids = truncate_ids(self.source_vectorizer(text), self.config.max_source_tokens, "head")
         empty = tf.reduce_all(tf.equal(ids, 0), axis=1)
         ids = ensure_nonempty(ids)  # an empty row gets one [UNK] so shapes stay valid; answered "" below

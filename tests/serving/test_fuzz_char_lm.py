@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.serving.strategies import as_rows, check_any_request, check_property, text_batches
 
 APP = "char_lm"
-MAX_NEW_CHARS, MAX_SCORE_CHARS = 2000, 20000
+MAX_NEW_CHARS, MAX_SCORE_CHARS, MAX_SCORED_CHARS = 2000, 20000, 40000
 INT32 = (-2**31, 2**31 - 1)
 
 # Mostly short continuations (each character is a step of the model), with the bounds sometimes.
@@ -69,7 +69,13 @@ def test_lists_where_scalars_belong_get_a_right_shaped_answer_or_an_error(served
 
 def test_any_text_is_scored_character_by_character(served, budget):
     def check(texts):
-        rows = as_rows(served.answer({"signature_name": "score", "inputs": {"text": texts}}))
+        request = {"signature_name": "score", "inputs": {"text": texts}}
+        # b64 items are at most 120 bytes (so characters): only long Unicode strings reach the limit.
+        longest = max(min(len(text) if isinstance(text, str) else 120, MAX_SCORE_CHARS) for text in texts)
+        if len(texts) * longest > MAX_SCORED_CHARS:  # texts x the longest read text: refused, by name
+            assert f"at most {MAX_SCORED_CHARS:,} scored characters" in served.error(request)
+            return
+        rows = as_rows(served.answer(request))
         assert len(rows) == len(texts)
         for text, row in zip(texts, rows):
             assert math.isfinite(row["bits_per_char"]) and row["bits_per_char"] >= 0, row

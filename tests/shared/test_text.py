@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from shared.text import make_word_vectorizer, standardize_text, truncate_ids
+from shared.text import controls_to_spaces, cut_bytes, make_word_vectorizer, standardize_text, truncate_ids
 
 
 def _clean(text):
@@ -39,3 +39,27 @@ def test_truncate_ids(keep, expected):
     np.testing.assert_array_equal(out, [expected, [8, 9, 0, 0], [0, 0, 0, 0]])
     # Short batches stay short: padding only to the longest kept row.
     assert truncate_ids(tf.ragged.constant([[1, 2]], dtype=tf.int64), 400, keep).shape == (1, 2)
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\x1b", "\x7f", "\u0085", "\t", "\n", "\r"])
+def test_control_characters_are_spaces_and_nothing_after_them_is_lost(control):
+    """tf.strings.lower stops at a NUL byte: 'great film\\x00 awful' used to read as 'great film'."""
+    assert _clean(f"Great film{control} AWFUL awful") == "great film awful awful"
+    assert _clean(f"{control}tengo dos") == " tengo dos"
+
+
+def test_character_models_keep_newline_and_tab():
+    text = tf.constant(["a\nb\tc\x00d\x1be\x7ff\u0085g"])
+    assert controls_to_spaces(text, keep_layout=True).numpy()[0].decode() == "a\nb\tc d e f g"
+    assert controls_to_spaces(text).numpy()[0].decode() == "a b c d e f g"
+
+
+@pytest.mark.parametrize(("keep", "expected"), [("head", [b"abcd", b"abc", b""]), ("tail", [b"ghij", b"abc", b""]),
+                                                ("both", [b"ab ij", b"abc", b""])])
+def test_cut_bytes_keeps_at_most_max_bytes(keep, expected):
+    assert cut_bytes(tf.constant(["abcdefghij", "abc", ""]), 4, keep).numpy().tolist() == expected
+
+
+def test_a_cut_through_a_character_never_fails():
+    cut = cut_bytes(tf.constant(["aé"]), 2)  # "é" is two bytes: the cut leaves the first, invalid alone
+    assert cut.numpy()[0] == b"a\xc3" and _clean(cut.numpy()[0]) == "a "  # U+FFFD, then a space
