@@ -37,6 +37,18 @@ class Clip:
     group: int
     name: str
     inputs: np.ndarray   # uint8 frames [time, size, size, 3], or features [time, features]
+    frame_names: list | None = None  # one label name per kept frame (per-frame label files), else None
+    labels: np.ndarray | None = None  # those names as class ids 1..C (folders.label_ids), else None
+
+
+def is_ucf101_folder(directory) -> bool:
+    """True when `directory` holds UCF101-named clips (or nothing readable: its errors then say what to do);
+    False for any other clips (a DATA_DIR/<action>/<clip> folder: folders.py)."""
+    directory = pathlib.Path(directory).expanduser()
+    if not directory.is_dir():
+        return True
+    names = [p.name for p in directory.rglob("*") if p.suffix.lower() in (".avi", ".mp4", ".gif")]
+    return not names or any(CLIP_NAME.match(name) for name in names)
 
 
 def read_frames(path: pathlib.Path) -> np.ndarray:
@@ -143,7 +155,8 @@ def join_clips(clips: list[Clip], class_names: list[str], seed: int, min_clips: 
                 break
             chosen.append(pool.pop(other))
         inputs.append(np.concatenate([c.inputs for c in chosen]))
-        labels.append(np.concatenate([np.full(len(c.inputs), index[c.action], np.int32) for c in chosen]))
+        labels.append(np.concatenate([np.full(len(c.inputs), index[c.action], np.int32) if c.labels is None
+                                      else c.labels for c in chosen]))
     return Videos(inputs, labels, class_names)
 
 

@@ -14,6 +14,8 @@ Frame encoders (`--encoder`):
                real actions (UCF101: a horse, a pool, a bow). Pooling throws away WHERE things are.
     small_cnn  three strided convolutions, then flatten: keeps WHERE things are, trained end to end with
                the tagger. Right for the generated videos, whose tags are motion: a change of position.
+    --motion   small_cnn also sees each frame's difference from the frame before (6 channels): how fast
+               things move shows in one input, where walking, jogging and running differ (KTH).
 Temporal models (`--temporal`):
     bidirectional  each frame sees the whole video (offline tagging: the best accuracy);
     causal         each frame sees only the past (streaming: a tag per frame as it arrives);
@@ -83,9 +85,28 @@ class PerFrame(keras.layers.Layer):
         return cls(**config)
 
 
-def build_small_cnn(size: int, width: int, feature_dim: int) -> keras.Model:
-    """[batch, size, size, 3] in [-1, 1] -> [batch, feature_dim], keeping the layout (no global pooling)."""
-    pixels = keras.Input((size, size, 3), name="pixels")
+def with_motion(pixels, previous):
+    """pixels [batch, time, s, s, 3] and the frame before the first, previous [batch, s, s, 3] ->
+    [batch, time, s, s, 6]: every frame and its difference from the frame before. Causal (a frame never
+    sees a later one), so a stream can carry `previous` from one chunk to the next."""
+    before = keras.ops.concatenate([previous[:, None], pixels[:, :-1]], axis=1)
+    return keras.ops.concatenate([pixels, pixels - before], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="video_tagger")
+class FrameDifference(keras.layers.Layer):
+    """[batch, time, s, s, 3] -> [batch, time, s, s, 6]; the first frame's difference is 0 (no frame before)."""
+
+    def call(self, frames):
+        return with_motion(frames, frames[:, 0])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
+
+
+def build_small_cnn(size: int, width: int, feature_dim: int, channels: int = 3) -> keras.Model:
+    """[batch, size, size, channels] in [-1, 1] -> [batch, feature_dim], keeping the layout (no pooling)."""
+    pixels = keras.Input((size, size, channels), name="pixels")
     x = pixels
     for index, filters in enumerate((width, 2 * width, 2 * width)):
         x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
@@ -97,8 +118,8 @@ def build_small_cnn(size: int, width: int, feature_dim: int) -> keras.Model:
 
 def build_frame_encoder(config) -> keras.Model:
     """The per-frame encoder the config asks for (see the module docstring)."""
-    if config.encoder == "small_cnn":
-        return build_small_cnn(config.image_size, config.cnn_width, config.feature_dim)
+    if config.encoder in ("small_cnn", "motion_cnn"):
+        return build_small_cnn(config.image_size, config.cnn_width, config.feature_dim, 6 if config.motion else 3)
     weights = None if config.inception_weights == "none" else config.inception_weights
     return build_encoder(weights, config.image_size, pooling="avg")
 
@@ -131,6 +152,7 @@ def build_model(config, num_classes: int, frame_encoder: keras.Model, end_to_end
     size = config.image_size
     frames = keras.Input((None, size, size, 3), name="inputs")
     lengths = keras.Input((), dtype="int32", name="lengths")
-    features = PerFrame(frame_encoder, name="frame_encoder")(frames)
+    encoder_input = FrameDifference(name="frame_difference")(frames) if config.motion else frames
+    features = PerFrame(frame_encoder, name="frame_encoder")(encoder_input)
     model = keras.Model([frames, lengths], tagger([features, lengths]), name="video_tagger")
     return model, tagger
