@@ -75,6 +75,22 @@ def read_frames(path: pathlib.Path) -> np.ndarray:
     return np.stack(frames)
 
 
+def frame_rate(path: pathlib.Path, default: float = 25.0) -> float:
+    """Frames per second of a clip: OpenCV's reading for .avi/.mp4, the frame duration for a GIF."""
+    if path.suffix.lower() == ".gif":
+        try:
+            from PIL import Image
+            with Image.open(path) as image:
+                return 1000.0 / image.info["duration"] if image.info.get("duration") else default
+        except ImportError:
+            return default
+    import cv2
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return float(fps) if fps and fps > 0 else default
+
+
 def subsample(frames: np.ndarray, size: int, frame_step: int, clip_frames: int) -> np.ndarray:
     """Every `frame_step`-th frame, at most `clip_frames` of them, resized to uint8 [t, size, size, 3]."""
     frames = frames[::frame_step][:clip_frames]
