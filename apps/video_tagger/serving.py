@@ -99,10 +99,10 @@ def encode_in_chunks(pixels_of, time, encode, previous, feature_dim: int):
     return array.concat(), last
 
 
-def frame_encoding(frame_encoder, motion: bool):
+def frame_encoding(frame_encoder, motion: str | None):
     """encode(pixels [n, s, s, 3], previous [s, s, 3]) -> features [n, F], as the trained model saw them."""
     def encode(pixels, previous):
-        inputs = with_motion(pixels[None], previous[None])[0] if motion else pixels
+        inputs = with_motion(pixels[None], previous[None], motion)[0] if motion else pixels
         return frame_encoder(inputs, training=False)
     return encode
 
@@ -112,7 +112,7 @@ def answer(logits: tf.Tensor, names: tf.Tensor) -> dict:
     return {"tags": tf.gather(names, tf.argmax(probabilities, axis=-1)), "probabilities": probabilities}
 
 
-def make_serving_function(frame_encoder, tagger, class_names: list[str], image_size: int, motion: bool = False,
+def make_serving_function(frame_encoder, tagger, class_names: list[str], image_size: int, motion: str | None = None,
                           max_frames: int = MAX_FRAMES, encoded: bool = False):
     """`serving_default` (uint8 frames) or, with `encoded`, `jpeg_frames` (string [time] of image files)."""
     names, feature_dim = tf.constant(class_names), frame_encoder.output_shape[-1]

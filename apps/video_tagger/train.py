@@ -25,7 +25,7 @@ import numpy as np
 
 from apps.video_tagger import clips, data, features, folders
 from apps.video_tagger import metrics as scores
-from apps.video_tagger.model import CELLS, build_frame_encoder, build_model
+from apps.video_tagger.model import CELLS, MOTION, build_frame_encoder, build_model
 from apps.video_tagger.endpoints import CHECK_FRAMES, check_requests, export_endpoints
 from apps.video_tagger.serving import MAX_FRAMES, MAX_FRAMES_INCEPTION
 from shared import distribute
@@ -53,9 +53,10 @@ class Config(TrainConfig):
     batch_size: int = option(32, "Videos per step, padded to the longest of the batch.")
     encoder: str = option("auto", "Per-frame encoder: inception (pooled ImageNet features, what is in a "
                           "frame), small_cnn (trained end to end, keeps where things are), motion_cnn (small_cnn "
-                          "that also sees each frame's difference from the one before: how fast things move); "
-                          "auto: motion_cnn for a DATA_DIR/<action>/ folder, inception for UCF101.",
-                          choices=("auto", "inception", "small_cnn", "motion_cnn"))
+                          "that also sees each frame's difference from the one before: how fast things move), "
+                          "difference_cnn (the difference alone); auto: difference_cnn for a DATA_DIR/<action>/ "
+                          "folder, inception for UCF101.",
+                          choices=("auto", "inception", "small_cnn", *MOTION))
     inception_weights: str = option("imagenet", "imagenet (download), a local weights file, or none "
                                     "(random features: a smoke test only).")
     image_size: int = option(0, "Frame size the encoder sees; 0: 299 for inception, 64 for small_cnn.")
@@ -84,6 +85,8 @@ class Config(TrainConfig):
                                            "likewise while every action keeps 2 training clips, else none).")
     piece_frames: str = option("16,64", "Folder clips: training videos join 2-4 random pieces of MIN,MAX kept "
                                "frames from training clips, drawn afresh every epoch.")
+    augment: bool = option(True, "Folder clips: mirror training videos and change their contrast and brightness "
+                           "at random (folders.augment).")
     steps_per_epoch: int = option(0, "Folder clips: steps per epoch (0: about one pass over the training frames, "
                                   "at least 10).")
     max_request_frames: int = option(0, f"Frames per request the export accepts; 0: {MAX_FRAMES} (small CNNs), "
@@ -102,8 +105,9 @@ class Config(TrainConfig):
         return self.image_size or (299 if self.encoder == "inception" else 64)
 
     @property
-    def motion(self) -> bool:
-        return self.encoder == "motion_cnn"
+    def motion(self) -> str | None:
+        """The motion input of the encoder (model.with_motion), or None."""
+        return MOTION.get(self.encoder)
 
     @property
     def data_kind(self) -> str:
@@ -117,7 +121,7 @@ class Config(TrainConfig):
     def resolved(self) -> Config:
         """The config with every automatic (0 / auto) setting made concrete for its data."""
         folder = self.data_kind == "folder"
-        encoder = self.encoder if self.encoder != "auto" else ("motion_cnn" if folder else "inception")
+        encoder = self.encoder if self.encoder != "auto" else ("difference_cnn" if folder else "inception")
         changes = {"encoder": encoder, "frame_step": self.frame_step or (2 if folder else 4),
                    "clip_frames": self.clip_frames if self.clip_frames >= 0 else (0 if folder else 16)}
         changes["max_request_frames"] = self.max_request_frames or (
@@ -129,8 +133,9 @@ class Config(TrainConfig):
 def encode_frames(encoder, size: int):
     """uint8 frames [t, size, size, 3] -> float16 features [t, F], through the serving preprocessing."""
     def encode(frames):
-        out = [encoder(preprocess_pixels(frames[i:i + 64], size), training=False).numpy()
-               for i in range(0, len(frames), 64)]
+        # 16 frames a call: InceptionV3's activations at 299x299 take ~30 MB a frame (64 a call peaked at GBs).
+        out = [encoder(preprocess_pixels(frames[i:i + 16], size), training=False).numpy()
+               for i in range(0, len(frames), 16)]
         return np.concatenate(out).astype(np.float16)
     return encode
 
@@ -184,7 +189,8 @@ def main(argv=None, extra_callbacks=()):
     batch_size = distribute.global_batch_size(config)  # --batch-size x replicas (1 without --distribute)
     if config.data_kind == "folder":
         low, high = (int(n) for n in config.piece_frames.split(","))
-        train_data = folders.piece_dataset(splits["train"], batch_size, pixels, config.seed, (low, high))
+        train_data = folders.piece_dataset(splits["train"], batch_size, pixels, config.seed, (low, high),
+                                            augmented=config.augment)
         steps_per_epoch = config.steps_per_epoch or max(10, math.ceil(
             splits["train"].frame_count / (batch_size * 3 * (low + high) / 2)))
     else:

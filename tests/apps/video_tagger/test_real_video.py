@@ -74,7 +74,7 @@ def test_a_label_file_of_the_wrong_length_is_refused(tmp_path):
 
 def test_stream_chunk_by_chunk_equals_the_causal_model_on_the_whole_video(causal_export):
     _, metrics = causal_export
-    assert metrics["data"] == "folder" and metrics["encoder"] == "motion_cnn"
+    assert metrics["data"] == "folder" and metrics["encoder"] == "difference_cnn"
     assert "background" in metrics["classes"]
     assert [len(answer["outputs"]["tags"]) for answer in metrics["bare_tf_check"]] == [train.CHECK_FRAMES] * 3
     loaded = tf.saved_model.load(metrics["export_path"])
