@@ -14,11 +14,12 @@ Frame encoders (`--encoder`):
                real actions (UCF101: a horse, a pool, a bow). Pooling throws away WHERE things are.
     small_cnn  three strided convolutions, then flatten: keeps WHERE things are, trained end to end with
                the tagger. Right for the generated videos, whose tags are motion: a change of position.
-    motion_cnn      a pooled small_cnn (a 4th convolution, then average and max over the map: translation
-                    invariant) that also sees each frame's difference from the frame before (6 channels):
+    motion_cnn      small_cnn that also sees each frame's difference from the frame before (6 channels):
                     how fast things move shows in one input, where walking, jogging and running differ (KTH).
-    difference_cnn  the pooled small_cnn on the difference alone (3 channels): what moves, without the scene, which
+    difference_cnn  small_cnn on the difference alone (3 channels): what moves, without the scene, which
                     differs between KTH's outdoor and indoor recordings.
+    --pooled        a 4th convolution, then average and max over the map (translation invariant) instead
+                    of flattening it.
 Temporal models (`--temporal`):
     bidirectional  each frame sees the whole video (offline tagging: the best accuracy);
     causal         each frame sees only the past (streaming: a tag per frame as it arrives);
@@ -142,7 +143,7 @@ def build_frame_encoder(config) -> keras.Model:
     if config.encoder in ("small_cnn", *MOTION):
         channels = 6 if config.motion == "frame_and_difference" else 3
         return build_small_cnn(config.image_size, config.cnn_width, config.feature_dim, channels,
-                               pooled=config.encoder in MOTION)
+                               pooled=config.pooled)
     weights = None if config.inception_weights == "none" else config.inception_weights
     return build_encoder(weights, config.image_size, pooling="avg")
 

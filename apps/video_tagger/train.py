@@ -62,6 +62,8 @@ class Config(TrainConfig):
     image_size: int = option(0, "Frame size the encoder sees; 0: 299 for inception, 64 for small_cnn.")
     cnn_width: int = option(16, "Filters of small_cnn's first convolution (then twice that).")
     feature_dim: int = option(128, "small_cnn's per-frame feature size.")
+    pooled: bool = option(False, "small_cnn: a 4th convolution, then global average and max pooling (what "
+                          "moves, wherever it is) instead of flattening the map (where it is).")
     temporal: str = option("bidirectional", "bidirectional (sees the whole video), causal (only the past: "
                            "streaming) or none (per-frame baseline).",
                            choices=("bidirectional", "causal", "none"))
