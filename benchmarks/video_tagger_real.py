@@ -64,13 +64,51 @@ def latency(export: str, body: dict, frames: int, repeat: int) -> dict:
             "request_bytes": len(json.dumps(body))}
 
 
-def serving_speed(export: str, frames: np.ndarray, chunk: int = 25, repeat: int = 10) -> dict:
-    """jpeg_frames and serving_default on a whole video; stream on one chunk that carries a real state."""
+# The graphs alone, in a process that imports only TensorFlow (python -I): tensors in, no JSON to parse.
+GRAPH_TIMER = r"""
+import json, sys, time
+import numpy as np, tensorflow as tf
+export, frames_path, chunk, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+frames = np.load(frames_path)
+model = tf.saved_model.load(export)
+files = tf.constant([tf.io.encode_jpeg(f, quality=90).numpy() for f in frames])
+def median(call):
+    call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter(); call(); times.append(time.perf_counter() - start)
+    return float(np.median(times))
+def stream_all():
+    state = tf.zeros([0])
+    for start in range(0, len(frames), chunk):
+        state = model.signatures["stream"](frames=tf.constant(frames[start:start + chunk]), state=state)["state"]
+result = {"jpeg_frames": median(lambda: model.signatures["jpeg_frames"](frames=files)),
+          "serving_default": median(lambda: model.signatures["serving_default"](frames=tf.constant(frames))),
+          "stream": median(stream_all)}
+print(json.dumps({name: {"seconds": s, "frames_per_second": len(frames) / s} for name, s in result.items()}))
+"""
+
+
+def graph_speed(export: str, frames: np.ndarray, chunk: int, repeat: int) -> dict:
+    """Frames/s of each signature's graph on the whole video (stream: chunk after chunk with the state)."""
+    import sys
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".npy") as file:
+        np.save(file.name, frames)
+        done = subprocess.run([sys.executable, "-I", "-c", GRAPH_TIMER, export, file.name, str(chunk),
+                               str(repeat)], capture_output=True, text=True, check=True)
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "frames": len(frames), "chunk": chunk}
+
+
+def serving_speed(export: str, frames: np.ndarray, chunk: int = 25, repeat: int = 5) -> dict:
+    """REST end to end (bare_tf.py parses the JSON, as a server would): jpeg_frames and serving_default on
+    a whole video, stream on one chunk carrying a real state; and each graph alone on the whole video."""
     first = check_saved_model(export, [request(frames[:chunk], "raw", state=[])])["results"][0]["response"]
-    return {"jpeg_frames": latency(export, request(frames, "jpeg"), len(frames), repeat),
-            "serving_default": latency(export, request(frames, "raw"), len(frames), repeat),
-            "stream": latency(export, request(frames[chunk:2 * chunk], "raw", first["outputs"]["state"]),
-                              chunk, repeat)}
+    return {"rest_jpeg_frames": latency(export, request(frames, "jpeg"), len(frames), repeat),
+            "rest_serving_default": latency(export, request(frames, "raw"), len(frames), repeat),
+            "rest_stream_chunk": latency(export, request(frames[chunk:2 * chunk], "raw", first["outputs"]["state"]),
+                                         chunk, repeat),
+            "graph_only": graph_speed(export, frames, chunk, repeat)}
 
 
 def summary(runs: dict) -> dict:
