@@ -100,7 +100,7 @@ def graph_speed(export: str, frames: np.ndarray, chunk: int, repeat: int) -> dic
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "frames": len(frames), "chunk": chunk}
 
 
-def serving_speed(export: str, frames: np.ndarray, chunk: int = 25, repeat: int = 5) -> dict:
+def serving_speed(export: str, frames: np.ndarray, chunk: int = 25, repeat: int = 3) -> dict:
     """REST end to end (bare_tf.py parses the JSON, as a server would): jpeg_frames and serving_default on
     a whole video, stream on one chunk carrying a real state; and each graph alone on the whole video."""
     first = check_saved_model(export, [request(frames[:chunk], "raw", state=[])])["results"][0]["response"]
@@ -108,7 +108,7 @@ def serving_speed(export: str, frames: np.ndarray, chunk: int = 25, repeat: int 
             "rest_serving_default": latency(export, request(frames, "raw"), len(frames), repeat),
             "rest_stream_chunk": latency(export, request(frames[chunk:2 * chunk], "raw", first["outputs"]["state"]),
                                          chunk, repeat),
-            "graph_only": graph_speed(export, frames, chunk, repeat)}
+            "graph_only": graph_speed(export, frames, chunk, 2 * repeat + 1)}
 
 
 def summary(runs: dict) -> dict:
