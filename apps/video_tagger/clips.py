@@ -178,6 +178,7 @@ def join_clips(clips: list[Clip], class_names: list[str], seed: int, min_clips: 
 
 def load_ucf101(config, encode=None) -> dict[str, Videos]:
     """Train / validation / test Videos joined from UCF101 clips, split by group."""
+    config = config.resolved()  # automatic frame step and clip length made concrete (idempotent)
     size, step, count = config.image_size, config.frame_step, config.clip_frames
     if config.data_dir is not None:
         clip_splits = split_by_group(read_clip_folder(config.data_dir, size, step, count, encode),

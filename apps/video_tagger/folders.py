@@ -184,6 +184,7 @@ def load_folder(config, encode=None) -> tuple[dict[str, Videos], dict[str, list[
 
     With `encode` (a frozen encoder), every clip's frames are replaced by their features first.
     """
+    config = config.resolved()  # automatic frame step and clip length made concrete (idempotent)
     people = lambda text: None if text is None else [int(p) for p in text.split(",") if p.strip()]  # noqa: E731
     all_clips = read_folder(config.data_dir, config.size, config.frame_step, config.clip_frames,
                             config.group_pattern)
