@@ -109,7 +109,7 @@ def main(argv=None):
     if args.json:
         print(json.dumps({"outputs": outputs}))
         return {"outputs": outputs}
-    print(f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} (every {step}. frame of {fps:g} fps)")
+    print(f"{len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} (1 in {step} of the {fps:g} fps video)")
     seconds = step / fps
     for first, last, tag, probability in tag_segments(outputs["tags"], outputs["probabilities"]):
         print(f"{first * seconds:7.2f}-{(last + 1) * seconds:7.2f} s  frames {first:>4}-{last:<4} {tag:<14} "
