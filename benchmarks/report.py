@@ -5,7 +5,7 @@ Usage:
     python benchmarks/report.py --results DIR --output PAGE.md
 
 Reads whatever the benchmark scripts wrote (imdb_sentiment, char_lm, char_lm_cells, translator, captioner,
-video_tagger, captioner_decoding, captioner_* variants, load_test, scale_out); a missing file reads "not
+video_tagger, video_tagger_real, captioner_decoding, captioner_* variants, load_test, scale_out); a missing file reads "not
 measured". Public figures come only from the project's issues and the apps' READMEs, which cite their
 sources; "n/a" where none was given. Figures are printed as measured, never adjusted.
 """
@@ -198,6 +198,25 @@ def _captioner_variant_rows(results: pathlib.Path) -> list[str]:
     return lines
 
 
+def _video_real_rows(result: dict | None) -> list[str]:
+    """benchmarks/video_tagger_real.py: held-out people of KTH and Weizmann, three temporal models each."""
+    if result is None:
+        return [f"Video tagger on real footage: {NOT_MEASURED}."]
+    lines = ["| dataset | frame accuracy bi / causal / per-frame | F1@50 | edit | training (bidirectional) | "
+             "graph frames/s: jpeg_frames / stream |", "|---|---|---|---|---|---|"]
+    for name in ("kth", "weizmann"):
+        row = result.get(name)
+        if row is None:
+            continue
+        served = row.get("serving", {})
+        lines.append(f"| {name} | {row['frame_accuracy']:.3f} / {row['causal_frame_accuracy']:.3f} / "
+                     f"{row['baseline_frame_accuracy']:.3f} | {row['f1_50']:.3f} | {row['edit_score']:.1f} | "
+                     f"{_minutes(row.get('train_seconds'))} | "
+                     f"{_get(served, 'graph_only', 'jpeg_frames', 'frames_per_second') or 0:,.0f} / "
+                     f"{_get(served, 'graph_only', 'stream', 'frames_per_second') or 0:,.0f} |")
+    return lines + ["", f"Command: `{result.get('command', '?')}`"]
+
+
 def render(results: pathlib.Path = RESULTS) -> str:
     """The page's Markdown from the results in `results` (a missing file reads "not measured")."""
     lines = [
@@ -232,6 +251,8 @@ def render(results: pathlib.Path = RESULTS) -> str:
     lines += ["## Scale-out", "",
               f"See `results/scale_out.json` (`{scale_out.get('command', '?')}`)." if scale_out else
               f"Scale-out: {NOT_MEASURED}.", ""]
+    lines += ["## Video tagger on real footage (KTH, Weizmann; held-out people)", "",
+              *_video_real_rows(_load(results, "video_tagger_real")), ""]
     lines += ["## Captioner decoding (same trained model, re-decoded)", "",
               *_decoding_rows(_load(results, "captioner_decoding")), ""]
     lines += ["## Captioner: other decoders on the same encoder", "", *_captioner_variant_rows(results), ""]

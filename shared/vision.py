@@ -195,3 +195,18 @@ def build_encoder(weights: str | None = "imagenet", size: int = INCEPTION_SIZE, 
     base = keras.applications.InceptionV3(include_top=False, weights=weights, input_shape=(size, size, 3),
                                           pooling=pooling)
     return keras.Model(base.inputs, base.output, name=name)
+
+
+def declared_image_size(image_bytes: tf.Tensor) -> tf.Tensor:
+    """int64 [height, width] that a JPEG or PNG file's header declares, read WITHOUT decoding the pixels;
+    [-1, -1] for any other payload. A server checks this against its limits before it pays for a decode:
+    a few hundred bytes can declare a 60,000 x 60,000 image."""
+    def png():  # IHDR: width, height as big-endian uint32 at bytes 16..23 (padded so short strings read 0)
+        header = tf.io.decode_raw(tf.strings.substr(tf.strings.join([image_bytes, "\0" * 24]), 16, 8), tf.uint8)
+        number = tf.reduce_sum(tf.reshape(tf.cast(header, tf.int64), [2, 4]) * [2 ** 24, 2 ** 16, 2 ** 8, 1], 1)
+        return tf.stack([number[1], number[0]])
+
+    is_jpeg = tf.equal(tf.strings.substr(image_bytes, 0, 3), _MAGIC[0])
+    is_png = tf.equal(tf.strings.substr(image_bytes, 0, 4), _MAGIC[1])
+    return tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(image_bytes, output_type=tf.int64)[:2],
+                   lambda: tf.cond(is_png, png, lambda: tf.constant([-1, -1], tf.int64)))

@@ -37,6 +37,18 @@ class Clip:
     group: int
     name: str
     inputs: np.ndarray   # uint8 frames [time, size, size, 3], or features [time, features]
+    frame_names: list | None = None  # one label name per kept frame (per-frame label files), else None
+    labels: np.ndarray | None = None  # those names as class ids 1..C (folders.label_ids), else None
+
+
+def is_ucf101_folder(directory) -> bool:
+    """True when `directory` holds UCF101-named clips (or nothing readable: its errors then say what to do);
+    False for any other clips (a DATA_DIR/<action>/<clip> folder: folders.py)."""
+    directory = pathlib.Path(directory).expanduser()
+    if not directory.is_dir():
+        return True
+    names = [p.name for p in directory.rglob("*") if p.suffix.lower() in (".avi", ".mp4", ".gif")]
+    return not names or any(CLIP_NAME.match(name) for name in names)
 
 
 def read_frames(path: pathlib.Path) -> np.ndarray:
@@ -61,6 +73,22 @@ def read_frames(path: pathlib.Path) -> np.ndarray:
     if not frames:
         raise DataCorruptError(f"{path}: OpenCV read no frame from it; re-download the clip.")
     return np.stack(frames)
+
+
+def frame_rate(path: pathlib.Path, default: float = 25.0) -> float:
+    """Frames per second of a clip: OpenCV's reading for .avi/.mp4, the frame duration for a GIF."""
+    if path.suffix.lower() == ".gif":
+        try:
+            from PIL import Image
+            with Image.open(path) as image:
+                return 1000.0 / image.info["duration"] if image.info.get("duration") else default
+        except ImportError:
+            return default
+    import cv2
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return float(fps) if fps and fps > 0 else default
 
 
 def subsample(frames: np.ndarray, size: int, frame_step: int, clip_frames: int) -> np.ndarray:
@@ -143,12 +171,14 @@ def join_clips(clips: list[Clip], class_names: list[str], seed: int, min_clips: 
                 break
             chosen.append(pool.pop(other))
         inputs.append(np.concatenate([c.inputs for c in chosen]))
-        labels.append(np.concatenate([np.full(len(c.inputs), index[c.action], np.int32) for c in chosen]))
+        labels.append(np.concatenate([np.full(len(c.inputs), index[c.action], np.int32) if c.labels is None
+                                      else c.labels for c in chosen]))
     return Videos(inputs, labels, class_names)
 
 
 def load_ucf101(config, encode=None) -> dict[str, Videos]:
     """Train / validation / test Videos joined from UCF101 clips, split by group."""
+    config = config.resolved()  # automatic frame step and clip length made concrete (idempotent)
     size, step, count = config.image_size, config.frame_step, config.clip_frames
     if config.data_dir is not None:
         clip_splits = split_by_group(read_clip_folder(config.data_dir, size, step, count, encode),

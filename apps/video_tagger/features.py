@@ -17,6 +17,7 @@ import typing
 import numpy as np
 
 from apps.video_tagger.clips import CLIP_NAME
+from apps.video_tagger.folders import VIDEO_SUFFIXES
 from apps.video_tagger.data import Videos
 
 
@@ -37,11 +38,13 @@ def cache_key(config) -> str:
     elif config.data_dir is not None:
         root = pathlib.Path(config.data_dir).expanduser()
         source = sorted((str(p.relative_to(root)), p.stat().st_size)
-                        for p in root.rglob("*") if CLIP_NAME.match(p.name)) if root.is_dir() else []
+                        for p in root.rglob("*") if CLIP_NAME.match(p.name) or p.suffix.lower() in VIDEO_SUFFIXES
+                        or p.parent.name == "groundTruth") if root.is_dir() else []
     else:
         source = ["tfds-ucf101"]
     settings = [encoder_identity(config), source, config.seed, config.frame_step, config.clip_frames,
-                config.test_groups, config.validation_groups]
+                config.test_groups, config.validation_groups, config.group_pattern, config.test_people,
+                config.validation_people]
     return hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:16]
 
 

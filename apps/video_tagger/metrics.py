@@ -10,7 +10,9 @@ scores the *segments* (runs of equal labels):
                 IoU with a not-yet-matched true segment of the same label is >= 0.5; F1 over all videos.
 
 All functions take lists of 1-D integer label arrays, one per video, already cut to the video's length
-(padding never reaches them).
+(padding never reaches them). As in MS-TCN's evaluation (Farha & Gall, 2019, eval.py), the segment scores
+can leave out a background label (`background=`): KTH's "person out of view" frames count for frame
+accuracy but are no action segment to find; F1 is also reported at IoU 0.10 and 0.25 (F1@{10,25,50}).
 """
 
 from __future__ import annotations
@@ -57,21 +59,25 @@ def _levenshtein(a: list, b: list) -> int:
     return row[-1]
 
 
-def edit_score(true: list, predicted: list) -> float:
+def _action_segments(labels, background: int | None) -> list[tuple[int, int, int]]:
+    return [s for s in segments(labels) if s[0] != background]
+
+
+def edit_score(true: list, predicted: list, background: int | None = None) -> float:
     """Mean over videos of 100 * (1 - normalized segment-level edit distance); 100 = same action order."""
     scores = []
     for t, p in zip(true, predicted):
-        a, b = [s[0] for s in segments(t)], [s[0] for s in segments(p)]
+        a, b = [s[0] for s in _action_segments(t, background)], [s[0] for s in _action_segments(p, background)]
         longest = max(len(a), len(b))
         scores.append(100.0 * (1 - _levenshtein(a, b) / longest) if longest else 100.0)
     return float(np.mean(scores)) if scores else float("nan")
 
 
-def segment_f1(true: list, predicted: list, overlap: float = 0.5) -> float:
+def segment_f1(true: list, predicted: list, overlap: float = 0.5, background: int | None = None) -> float:
     """F1@overlap over all videos, in [0, 1] (F1@50 with the default)."""
     tp = fp = fn = 0
     for t, p in zip(true, predicted):
-        truth, guesses = segments(t), segments(p)
+        truth, guesses = _action_segments(t, background), _action_segments(p, background)
         used = [False] * len(truth)
         for label, start, end in guesses:
             best, best_iou = -1, 0.0
@@ -93,6 +99,8 @@ def segment_f1(true: list, predicted: list, overlap: float = 0.5) -> float:
 def all_scores(true: list, predicted: list, class_names: list[str]) -> dict:
     """Every score, with per-class F1 keyed by class name (classes are 1..len(class_names))."""
     f1 = per_class_f1(true, predicted, range(1, len(class_names) + 1))
-    return {"frame_accuracy": frame_accuracy(true, predicted), "edit_score": edit_score(true, predicted),
-            "segment_f1": segment_f1(true, predicted),
+    background = class_names.index("background") + 1 if "background" in class_names else None
+    at = {f"f1_{round(100 * o)}": segment_f1(true, predicted, o, background) for o in (0.1, 0.25, 0.5)}
+    return {"frame_accuracy": frame_accuracy(true, predicted),
+            "edit_score": edit_score(true, predicted, background), "segment_f1": at["f1_50"], **at,
             "per_class_f1": {name: f1[i + 1] for i, name in enumerate(class_names)}}

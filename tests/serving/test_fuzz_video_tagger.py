@@ -3,15 +3,19 @@
 The export's documented bounds (apps/video_tagger/serving.py) decide which: a uint8 video [time, height,
 width, 3] with 1-2000 frames and sides 16-1024 gets one tag and one probability row per frame, in either
 REST form; any other rank, channel count, size or value (negative, over 255, fractional, text, null) is
-refused with HTTP 400.
+refused with HTTP 400. The `jpeg_frames` signature gets one JPEG or PNG file per frame: any such files
+within the limits get a tag each; anything else (other bytes, other image types, headers declaring sides
+beyond the limits) is refused with HTTP 400.
 """
 
+import io
 import math
 
 import numpy as np
 from hypothesis import strategies as st
+from PIL import Image
 
-from tests.serving.strategies import as_rows, check_any_request, check_property
+from tests.serving.strategies import as_rows, b64, check_any_request, check_property
 
 APP = "video_tagger"
 DIRECTIONS = ("left", "right", "up", "down")
@@ -67,5 +71,30 @@ def test_any_video_gets_a_tag_per_frame_or_a_clear_error(served, budget):
                    bad=st.one_of(st.none(), st.none(), bad_values), columnar=st.booleans())
 
 
+def _image_file(height, width, kind, seed):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, kind)
+    return buffer.getvalue()
+
+
+frame_files = st.one_of(
+    st.tuples(st.integers(8, 40), st.integers(8, 40), st.sampled_from(["JPEG", "PNG", "PNG", "GIF", "BMP"]),
+              st.integers(0, 2**32 - 1)),
+    st.binary(max_size=40).map(lambda junk: (0, 0, junk, 0)))
+
+
+def test_any_image_files_get_a_tag_each_or_a_clear_error(served, budget):
+    def check(files):
+        payloads = [kind if isinstance(kind, bytes) else _image_file(h, w, kind, seed) for h, w, kind, seed in files]
+        result = served.answer({"signature_name": "jpeg_frames", "inputs": {"frames": [b64(p) for p in payloads]}})
+        valid = bool(files) and all(kind in ("JPEG", "PNG") and min(h, w) >= MIN_SIDE for h, w, kind, _ in files)
+        assert (result is not None) == valid, f"{[(h, w, k if isinstance(k, str) else k[:8]) for h, w, k, _ in files]}"
+        if result is not None:
+            assert len(result["tags"]) == len(files) and set(result["tags"]) <= set(DIRECTIONS)
+
+    check_property(budget, check, files=st.lists(frame_files, max_size=4))
+
+
 def test_any_request_is_answered_or_refused(served, budget):
-    check_any_request(served, budget, ["serving_default"], ["frames"])
+    check_any_request(served, budget, ["serving_default", "jpeg_frames"], ["frames"])

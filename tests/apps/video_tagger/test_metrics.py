@@ -38,3 +38,15 @@ def test_f1_at_50_needs_half_overlap_and_one_match_per_true_segment():
     assert metrics.segment_f1(truth, [[1] * 16 + [2] * 4]) == pytest.approx(0.5)
     # Two predicted pieces of one true segment: only one may match it.
     assert metrics.segment_f1([[1] * 10], [[1] * 6 + [2] + [1] * 3]) == pytest.approx(2 / (2 + 2))  # tp 1, fp 2
+
+
+def test_background_segments_are_left_out_of_the_segment_scores_as_in_ms_tcn():
+    truth = [[1] * 6 + [2] * 4]  # 2 = background
+    # A background segment predicted inside the action: no action segment is added or lost.
+    guess = [[1] * 3 + [2] * 2 + [1] + [2] * 4]
+    assert metrics.edit_score(truth, guess) < 100.0
+    assert metrics.edit_score(truth, guess, background=2) == pytest.approx(100 * (1 - 1 / 2))  # 1 vs 1 1
+    # Predicted 1s at 0-2 (IoU 3/6) and 5 (IoU 1/6): at 0.1 and 0.5 one hit, one false positive.
+    assert metrics.segment_f1(truth, guess, 0.5, background=2) == pytest.approx(2 / (2 + 1))
+    scores = metrics.all_scores(truth, guess, ["walking", "background"])
+    assert scores["f1_50"] == scores["segment_f1"] == pytest.approx(2 / 3) and set(scores) >= {"f1_10", "f1_25"}

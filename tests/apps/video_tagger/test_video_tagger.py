@@ -37,7 +37,9 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
     assert 0.0 <= metrics["frame_accuracy"] <= 1.0 and 0.0 <= metrics["edit_score"] <= 100.0
     assert set(metrics["per_class_f1"]) == set(data.DIRECTIONS)
     assert metrics["export_path"].endswith("video_tagger/1")
-    answer = metrics["bare_tf_check"]["outputs"]  # answered by a TensorFlow-only process
+    raw, jpeg = metrics["bare_tf_check"]  # answered by a TensorFlow-only process; no stream (bidirectional)
+    answer = raw["outputs"]
+    assert len(jpeg["outputs"]["tags"]) == train.CHECK_FRAMES
     assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
     probabilities = np.asarray(answer["probabilities"])
     assert probabilities.shape == (train.CHECK_FRAMES, 4)
@@ -46,7 +48,7 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
     # TF Serving replays the check requests as warm-up records, under this model's name.
     logs = read_warmup_file(metrics["export_path"])
     assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
-            for log in logs] == [("video_tagger", "serving_default")]
+            for log in logs] == [("video_tagger", "serving_default"), ("video_tagger", "jpeg_frames")]
     assert not (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # dimension 0 is time: unbatched
 
 
@@ -59,7 +61,7 @@ def test_bad_shapes_are_refused_clearly(quick_run):
              (np.zeros((0, 32, 32, 3), np.uint8), "one video per request"),  # JSON [] has no inner shape
              (np.zeros((2, 8, 32, 3), np.uint8), "at least 16"),
              (np.zeros((1, 1100, 16, 3), np.uint8), "at most 1024"),
-             (np.zeros((2001, 16, 16, 3), np.uint8), "more than 2000 frames")]
+             (np.zeros((2001, 16, 16, 3), np.uint8), "more than 2000 frames \\(the limit per request\\)")]
     for frames, message in cases:
         with pytest.raises(ServingError, match=message):
             local.predict(inputs={"frames": frames.tolist()})
@@ -225,7 +227,7 @@ def test_inception_feature_path_trains_and_exports(tmp_path):
     metrics = train.main(_argv(tmp_path, "--sample", "--encoder", "inception", "--inception-weights", "none",
                                "--image-size", "75"))
     assert metrics["encoder"] == "inception"
-    answer = metrics["bare_tf_check"]["outputs"]
+    answer = metrics["bare_tf_check"][0]["outputs"]
     assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
     # The features are cached: the same config reads them back instead of running InceptionV3 again.
     config = parse_config(train.Config, _argv(tmp_path, "--sample", "--encoder", "inception",
