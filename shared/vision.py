@@ -81,6 +81,30 @@ def checked_image_file(image_bytes: tf.Tensor, max_pixels: int = MAX_PIXELS) -> 
     A GIF comes back cut after its first frame (plus the trailer byte), so only that frame is decoded.
     A header that cannot be read (truncated or damaged file) is refused too: its size is unknown.
     """
+    _, height, width, readable, to_decode = _read_header(image_bytes, max_pixels)
+    checks = [tf.debugging.assert_equal(readable, True, message=(
+        "could not read the image size from its header (truncated or damaged file)")),
+        tf.debugging.Assert(height * width <= max_pixels, [
+            f"limit: at most {max_pixels:,} pixels ({max_pixels / 1e6:g} megapixels) per image; "
+            "its header declares width x height =", width, "x", height])]
+    with tf.control_dependencies(checks):
+        return tf.identity(to_decode)
+
+
+def declared_image_size(image_bytes: tf.Tensor) -> tf.Tensor:
+    """int64 [height, width] that a JPEG or PNG file's header declares, read WITHOUT decoding the pixels;
+    [-1, -1] for any other payload or an unreadable header. For a server that checks a whole request (the
+    video tagger's frames) against its limits before it pays for any decode: a few hundred bytes can declare
+    a 60,000 x 60,000 image. The same header reader as `checked_image_file`."""
+    file_format, height, width, readable, _ = _read_header(image_bytes, MAX_PIXELS)
+    jpeg_or_png = tf.logical_and(is_image(image_bytes), file_format <= 1)  # _MAGIC's first two
+    return tf.where(tf.logical_and(readable, jpeg_or_png), tf.stack([height, width]),
+                    tf.constant([-1, -1], tf.int64))
+
+
+def _read_header(image_bytes: tf.Tensor, max_pixels: int):
+    """(format index in _MAGIC, height, width, header readable, bytes to decode) of one image file, from its
+    header alone, with core ops (no pixel is decoded)."""
     data = tf.io.decode_raw(image_bytes, tf.uint8)
     data = tf.concat([data, tf.zeros([16], tf.uint8)], axis=0)  # reads past the end see zeros
     size = tf.size(data, out_type=tf.int64) - 16
@@ -106,13 +130,7 @@ def checked_image_file(image_bytes: tf.Tensor, max_pixels: int = MAX_PIXELS) -> 
         # BITMAPINFOHEADER: int32 width and height (negative height: rows stored top-down).
         lambda: whole(tf.abs(_signed32(number(22, 4, False))), tf.abs(_signed32(number(18, 4, False))), size >= 26),
     ])
-    checks = [tf.debugging.assert_equal(readable, True, message=(
-        "could not read the image size from its header (truncated or damaged file)")),
-        tf.debugging.Assert(height * width <= max_pixels, [
-            f"limit: at most {max_pixels:,} pixels ({max_pixels / 1e6:g} megapixels) per image; "
-            "its header declares width x height =", width, "x", height])]
-    with tf.control_dependencies(checks):
-        return tf.identity(to_decode)
+    return file_format, height, width, readable, to_decode
 
 
 def _signed32(value):
@@ -195,18 +213,3 @@ def build_encoder(weights: str | None = "imagenet", size: int = INCEPTION_SIZE, 
     base = keras.applications.InceptionV3(include_top=False, weights=weights, input_shape=(size, size, 3),
                                           pooling=pooling)
     return keras.Model(base.inputs, base.output, name=name)
-
-
-def declared_image_size(image_bytes: tf.Tensor) -> tf.Tensor:
-    """int64 [height, width] that a JPEG or PNG file's header declares, read WITHOUT decoding the pixels;
-    [-1, -1] for any other payload. A server checks this against its limits before it pays for a decode:
-    a few hundred bytes can declare a 60,000 x 60,000 image."""
-    def png():  # IHDR: width, height as big-endian uint32 at bytes 16..23 (padded so short strings read 0)
-        header = tf.io.decode_raw(tf.strings.substr(tf.strings.join([image_bytes, "\0" * 24]), 16, 8), tf.uint8)
-        number = tf.reduce_sum(tf.reshape(tf.cast(header, tf.int64), [2, 4]) * [2 ** 24, 2 ** 16, 2 ** 8, 1], 1)
-        return tf.stack([number[1], number[0]])
-
-    is_jpeg = tf.equal(tf.strings.substr(image_bytes, 0, 3), _MAGIC[0])
-    is_png = tf.equal(tf.strings.substr(image_bytes, 0, 4), _MAGIC[1])
-    return tf.cond(is_jpeg, lambda: tf.io.extract_jpeg_shape(image_bytes, output_type=tf.int64)[:2],
-                   lambda: tf.cond(is_png, png, lambda: tf.constant([-1, -1], tf.int64)))

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from apps.video_tagger.data import Videos
 from shared.data import DataCorruptError, DataNotFoundError
+from shared.progress import progress
 
 CLIP_NAME = re.compile(r"^v_(?P<action>[A-Za-z0-9]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.(avi|gif)$", re.IGNORECASE)
 _WAY_OUT = ("Pass --data-dir DIR pointing at a folder of UCF101 clips (v_<Action>_g<GG>_c<CC>.avi or .gif), "
@@ -108,7 +109,8 @@ def read_clip_folder(directory, size: int, frame_step: int, clip_frames: int,
     if not paths:
         raise DataNotFoundError(f"--data-dir {directory} holds no UCF101-named clip. {_WAY_OUT}")
     clips = []
-    for path in paths:
+    label = f"reading {len(paths)} clips" + (" and their features" if encode else "")
+    for path in progress(paths, total=len(paths), label=label):
         match = CLIP_NAME.match(path.name)
         frames = subsample(read_frames(path), size, frame_step, clip_frames)
         clips.append(Clip(match["action"], int(match["group"]), path.stem,
@@ -131,7 +133,9 @@ def read_tfds(size: int, frame_step: int, clip_frames: int, encode=None) -> dict
     result = {}
     for split_name, split in zip(("train", "test"), splits):
         clips = []
-        for index, example in enumerate(split.as_numpy_iterator()):
+        examples = progress(split.as_numpy_iterator(), total=None,
+                            label=f"ucf101 {split_name} clips" + (" and their features" if encode else ""))
+        for index, example in enumerate(examples):
             frames = subsample(example["video"], size, frame_step, clip_frames)
             # tfds keeps no group ids: every clip is its own "group" within its (group-split) half.
             clips.append(Clip(names[int(example["label"])], -index - 1, f"{split_name}-{index}",

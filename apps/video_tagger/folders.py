@@ -31,6 +31,7 @@ import tensorflow as tf
 from apps.video_tagger.clips import Clip, join_clips, read_frames, subsample
 from apps.video_tagger.data import Videos
 from shared.data import DataCorruptError, DataNotFoundError
+from shared.progress import progress
 from shared.vision import preprocess_pixels
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".gif")
@@ -67,7 +68,7 @@ def read_folder(directory, size: int, frame_step: int, clip_frames: int, group_p
     if not paths:
         raise DataNotFoundError(f"--data-dir {root} holds no video clip. {_LAYOUT}")
     clips = []
-    for path in paths:
+    for path in progress(paths, total=len(paths), label=f"reading {len(paths)} clips"):
         match = pattern.search(path.stem)
         if match is None:
             raise DataNotFoundError(f"{path.name}: --group-pattern {group_pattern!r} finds no person/group id "
@@ -192,7 +193,7 @@ def load_folder(config, encode=None) -> tuple[dict[str, Videos], dict[str, list[
     class_names = sorted({name for clip in all_clips for name in clip.frame_names})
     label_ids(all_clips, class_names)
     if encode is not None:
-        for clip in all_clips:
+        for clip in progress(all_clips, total=len(all_clips), label=f"features of {len(all_clips)} clips"):
             clip.inputs = encode(clip.inputs)
     videos = {"train": Videos([c.inputs for c in splits["train"]], [c.labels for c in splits["train"]],
                               class_names)}
