@@ -99,7 +99,10 @@ def _translator(result):
 
 
 def _captioner(result):
-    quality = (f"test BLEU-4 {result['bleu4_test']:.3f} ({result.get('best_decoder', '?')}) vs constant baseline "
+    served = result.get("served_decoding")
+    decoding = (f"served: {served['decoder']} {served['beam_size']}, length penalty {served['length_penalty']}, "
+                f"no repeated {served['no_repeat_ngram']}-gram" if served else result.get("best_decoder", "?"))
+    quality = (f"test BLEU-4 {result['bleu4_test']:.3f} ({decoding}) vs constant baseline "
                f"{result.get('bleu4_constant_baseline', float('nan')):.3f}; "
                f"encoder {result.get('encoder_weights', '?')}")
     speed = _get(result, "captions_per_second")

@@ -11,6 +11,7 @@ from benchmarks import captioner_decoding, report
 def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     run_path, metrics = quick_runs("captioner")
     output = tmp_path / "decoding.json"
+    (tmp_path / "captioner.json").write_text(json.dumps({"app": "captioner", "bleu4_test": -1.0}))
     result = captioner_decoding.main(["--run-dir", str(run_path / "run"), "--output", str(output),
                                       "--settings", "3", "--export"])
     assert json.loads(output.read_text()) == result
@@ -31,6 +32,10 @@ def test_redecoding_a_quick_run_reproduces_its_own_scores(quick_runs, tmp_path):
     assert saved["chosen_on_validation"] == chosen
     checked = json.loads((run_path / "run" / "decoding" / "metrics.json").read_text())
     assert isinstance(checked["bare_tf_check"]["predictions"][0], str)
+    # The app's benchmark JSON now reports what the export serves, not the run's own decoding.
+    summary = json.loads((tmp_path / "captioner.json").read_text())
+    assert summary["bleu4_test"] == result["bleu4_test_chosen"] and summary["served_decoding"] == chosen
+    assert summary["served_export"] == result["export_path"]
     again = captioner_decoding.main(["--run-dir", str(run_path / "run"), "--output", str(output), "--export-only"])
     assert again["settings"] == result["settings"] and pathlib.Path(again["export_path"]).name == str(
         int(export.name) + 1)  # the same choice, exported once more, nothing scored again
