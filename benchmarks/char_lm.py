@@ -13,9 +13,7 @@ Writes benchmarks/results/char_lm.json and prints the README table rows.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import platform
 import sys
 import time
 
@@ -23,6 +21,7 @@ import tensorflow as tf
 
 from apps.char_lm import train
 from apps.char_lm.generate import CharStepper, python_loop_generate
+from benchmarks.common import machine
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 PROMPT = "ROMEO:\n"
@@ -87,7 +86,7 @@ def main(argv=None):
         "data": metrics["data"],
         "history": metrics["history"],
         "config": json.loads((run_root / "run" / "config.json").read_text()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
+        "machine": machine(),
         "command": " ".join(["python benchmarks/char_lm.py", *given]),
     }
     out = run_root if quick else RESULTS  # a --quick smoke run keeps its figures out of the repository

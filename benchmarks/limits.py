@@ -18,23 +18,20 @@ import argparse
 import base64
 import io
 import json
-import os
 import pathlib
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-import tensorflow as tf
 from PIL import Image
 
 from apps.captioner.caption import MAX_IMAGES
 from apps.char_lm import generate
 from apps.imdb_sentiment import train as imdb
 from apps.translator import translate
-from benchmarks.common import RESULTS
+from benchmarks.common import RESULTS, machine
 from shared import bare_tf
 from shared.serving import _bare_tf_command, check_saved_model, latest_version
 from shared.vision import MAX_PIXELS
@@ -229,12 +226,8 @@ def main(argv=None):
         if not args.only or "REST" in args.only:
             results += rest_cases(exports["imdb_sentiment"])
             print(json.dumps(results[-3:]), flush=True)
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")), "")
     result = {"cases": results, "exports": {app: str(path) for app, path in exports.items()},
-              "machine": {"cpu": model, "cpus": os.cpu_count(), "platform": platform.platform(),
-                          "tensorflow": tf.__version__, "load": os.getloadavg(),
-                          "note": "2 cores shared with other engineers' jobs while this ran: times are loaded"},
+              "machine": machine(),
               "command": " ".join(["python benchmarks/limits.py", *(sys.argv[1:] if argv is None else argv)])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / ("limits.json" if not args.only else "limits_partial.json")

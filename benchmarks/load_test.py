@@ -21,16 +21,14 @@ import argparse
 import concurrent.futures
 import http.client
 import json
-import os
 import pathlib
-import platform
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from benchmarks.common import RESULTS
+from benchmarks.common import RESULTS, machine
 from shared.serving import BARE_TF_SCRIPT, latest_version
 
 APPS = ("imdb_sentiment", "char_lm", "translator", "captioner", "video_tagger")
@@ -223,7 +221,7 @@ def main(argv=None):
         temporary.cleanup()
 
     report = {"app": "load_test", "results": results, "trained_quick_exports": sorted(quick),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "machine": machine(),
               "command": " ".join(["python benchmarks/load_test.py", *(argv if argv is not None else sys.argv[1:])])}
     output = pathlib.Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -22,12 +22,13 @@ import contextlib
 import json
 import os
 import pathlib
-import platform
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchmarks.common import machine
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "scale_out.json"
@@ -153,7 +154,7 @@ def main(argv=None) -> dict:
         "examples_per_second_2_vs_1_worker": runs[2]["examples_per_second"] / base,
         "quick": args.quick,
         "note": "All workers share this machine's CPU cores: 2 workers cannot add compute here.",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": runs[0]["tensorflow"]},
+        "machine": {**machine(), "tensorflow": runs[0]["tensorflow"]},
         "command": " ".join(["python benchmarks/scale_out.py", *own]),
     }
     output = pathlib.Path(args.output)

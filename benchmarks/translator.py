@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import platform
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from apps.translator import attention_map, data, train
+from benchmarks.common import machine
 from shared.serving import check_saved_model
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -104,7 +102,7 @@ def main(argv=None):
         "examples": {d: m["examples"] for d, m in runs.items()},
         "history": {d: m["history"] for d, m in runs.items()},
         "config": {d: json.loads((run_root / d / "config.json").read_text()) for d in runs},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
+        "machine": machine(),
         "command": "python benchmarks/translator.py " + " ".join(
             ["--directions", *args.directions, "--minutes", *map(str, args.minutes), "--tag", args.tag,
              *train_flags]),

@@ -28,7 +28,7 @@ import numpy as np
 
 from apps.video_tagger import train
 from apps.video_tagger.predict import request
-from benchmarks.common import write_result
+from benchmarks.common import machine, write_result
 from shared.serving import check_saved_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -120,14 +120,6 @@ def summary(runs: dict) -> dict:
             "models": {name: {key: run.get(key) for key in KEYS} for name, run in runs.items()}}
 
 
-def machine_load() -> dict:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "")
-    return {"cpu_model": model, "load_average_1_5_15": list(os.getloadavg()),
-            "note": "2 cores shared with 4 other engineers' jobs during these runs (load average above 2 = "
-                    "contended): times are upper bounds for this machine alone."}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default="kth,weizmann")
@@ -139,7 +131,7 @@ def main(argv=None):
         runs = {}
         for temporal in ("bidirectional", "causal", "none"):
             runs[temporal] = train_one(dataset, temporal, extra, args.reuse)
-            loads.append(machine_load()["load_average_1_5_15"])
+            loads.append(machine()["load_average_1_5_15"])
         result[dataset] = summary(runs)
         step = int(FLAGS[dataset][FLAGS[dataset].index("--frame-step") + 1])
         video, truth = native_video(dataset, runs["bidirectional"]["people"]["test"], step)
@@ -153,7 +145,7 @@ def main(argv=None):
             draw_timeline(video, truth, tags, 25.0 / step)
         print(f"{dataset}: frame accuracy {result[dataset]['frame_accuracy']:.3f} (causal "
               f"{result[dataset]['causal_frame_accuracy']:.3f}, per-frame {result[dataset]['baseline_frame_accuracy']:.3f})")
-    result.update({"machine_load": {**machine_load(), "load_average_after_each_training": loads},
+    result.update({"machine_load": {**machine(), "load_average_after_each_training": loads},
                    "total_seconds": time.perf_counter() - started})
     name = "video_tagger_real" if "--quick" not in extra else "video_tagger_real_quick"
     first = next(iter(args.datasets.split(",")))

@@ -11,11 +11,11 @@ import argparse
 import json
 import os
 import pathlib
-import platform
-import subprocess
 import time
 
 import numpy as np
+
+from benchmarks.common import machine  # one machine record for benchmarks and lessons
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "lessons" / "results"
@@ -40,21 +40,6 @@ def seed_everything(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
-
-
-def machine() -> dict:
-    """The CPU, its cores and the load while the lesson ran: every timing figure depends on them."""
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
-            ["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines()
-            if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown"
-    load, cores = list(os.getloadavg()), os.cpu_count() or 1
-    busy = load[1] > cores  # more runnable work than cores over 5 minutes: other jobs took CPU from this one
-    return {"cpu": model, "cores": cores, "load_average_1_5_15": load,
-            "note": (f"{cores} CPU cores shared with other jobs (5-minute load {load[1]:.1f}): wall-clock timings "
-                     "are pessimistic" if busy else "machine not overloaded during the run")}
 
 
 def load_text(quick: bool, max_chars: int | None = None) -> tuple[str, str]:
