@@ -7,7 +7,7 @@ Usage:
 
 Each app's train.py runs as its own process, exactly as its README says (`python apps/<app>/train.py
 --sample`), with its output in runs/run_all/<app>.log; each export is then called in a separate process that
-can import only TensorFlow (shared/bare_tf.py), with TF Serving's REST JSON, and the answers are printed.
+can import only TensorFlow (shared/runtime/bare_tf.py), with TF Serving's REST JSON, and the answers are printed.
 Two trainings at a time keep both cores busy: one small model's training alone uses about 1.3 of them.
 """
 
@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from shared.serving import b64, check_saved_model
+from shared.runtime.serving import b64, check_saved_model
 
 
 def _reviews():

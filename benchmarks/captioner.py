@@ -20,9 +20,9 @@ import time
 
 from apps.captioner import data, prepare, train
 from benchmarks.common import write_result
-from shared.plots import plot_history
-from shared.serving import b64, check_saved_model
-from shared.vision import build_encoder
+from shared.runtime.plots import plot_history
+from shared.runtime.serving import b64, check_saved_model
+from shared.modeling.vision import build_encoder
 
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "captioner" / "images" / "training_curves.png"
 

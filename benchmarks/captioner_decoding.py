@@ -25,7 +25,8 @@ from apps.captioner import data, evaluate, prepare, train
 from apps.captioner.caption import CaptionWriter
 from apps.captioner.model import build_model
 from benchmarks.common import RESULTS
-from shared.text import make_target_vectorizer
+from shared.modeling.text import make_target_vectorizer
+from shared.runtime.config import load_config
 
 # (decoder, beam size, length penalty, no-repeat n-gram): greedy ignores the beam settings.
 GRID = [("greedy", 1, 1.0, n) for n in (0, 2, 3, 4)] + [
@@ -35,9 +36,7 @@ GRID = [("greedy", 1, 1.0, n) for n in (0, 2, 3, 4)] + [
 
 def load_run(run_dir: pathlib.Path):
     """The run's config, splits, target vectorizer, best decoder and cached features, as train.py had them."""
-    saved = json.loads((run_dir / "config.json").read_text())
-    fields = {field.name for field in dataclasses.fields(train.Config)}
-    config = train.Config(**{key: value for key, value in saved.items() if key in fields})
+    config = load_config(run_dir, train.Config)
     if config.sample:
         counts = {"train": 1500, "validation": 200, "test": 200}
         if config.max_images:

@@ -22,6 +22,7 @@ import tensorflow as tf
 from apps.char_lm import train
 from apps.char_lm.generate import CharStepper, python_loop_generate
 from benchmarks.common import machine
+from shared.runtime.config import load_config
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 PROMPT = "ROMEO:\n"
@@ -85,7 +86,7 @@ def main(argv=None):
         "samples": {"prompt": PROMPT, "by_temperature": samples},
         "data": metrics["data"],
         "history": metrics["history"],
-        "config": json.loads((run_root / "run" / "config.json").read_text()),
+        "config": load_config(run_root / "run"),
         "machine": machine(),
         "command": " ".join(["python benchmarks/char_lm.py", *given]),
     }

@@ -10,6 +10,8 @@ import subprocess
 
 import tensorflow as tf
 
+from shared.runtime.config import load_config
+
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
@@ -37,7 +39,7 @@ def write_result(app: str, result: dict, run_dir: pathlib.Path, command_args: li
                  name: str | None = None) -> pathlib.Path:
     """Add the run's config.json, the machine and the regenerating command; write results/<name or app>.json."""
     result = {"app": app, **result,
-              "config": json.loads((pathlib.Path(run_dir) / "config.json").read_text()),
+              "config": load_config(run_dir),
               "machine": machine(),
               "command": " ".join([f"python benchmarks/{app}.py", *command_args])}
     RESULTS.mkdir(parents=True, exist_ok=True)

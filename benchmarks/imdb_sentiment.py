@@ -19,8 +19,8 @@ import numpy as np
 
 from apps.imdb_sentiment import data, train
 from benchmarks.common import write_result
-from shared.plots import plot_history
-from shared.serving import check_saved_model
+from shared.runtime.plots import plot_history
+from shared.runtime.serving import check_saved_model
 
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "imdb_sentiment" / "images" / "training_curves.png"
 

@@ -4,7 +4,7 @@ Usage:
     python benchmarks/limits.py                        # train the four quick exports into a temporary folder
     python benchmarks/limits.py --export-root DIR      # or use DIR/<app>/<N>/ (the latest N of each app)
 
-Every case runs in a fresh TensorFlow-only process (shared/bare_tf.py via shared.serving.check_saved_model):
+Every case runs in a fresh TensorFlow-only process (shared/runtime/bare_tf.py via shared.runtime.serving.check_saved_model):
 the export is loaded, a small request of the same signature warms it up, then the case's request is timed.
 "peak_rss_growth_mb" is the process's peak resident memory during that one call (Linux VmHWM, reset just
 before it) minus its resident memory just before it; the request was already parsed from JSON. The
@@ -32,9 +32,9 @@ from apps.char_lm import generate
 from apps.imdb_sentiment import train as imdb
 from apps.translator import translate
 from benchmarks.common import RESULTS, machine
-from shared import bare_tf
-from shared.serving import _bare_tf_command, check_saved_model, latest_version
-from shared.vision import MAX_PIXELS
+from shared.runtime import bare_tf
+from shared.runtime.serving import _bare_tf_command, check_saved_model, latest_version
+from shared.modeling.vision import MAX_PIXELS
 from tests.conftest import QUICK_FLAGS, quick_argv
 
 APPS = ("imdb_sentiment", "char_lm", "translator", "captioner")

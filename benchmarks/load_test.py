@@ -6,7 +6,7 @@ Usage:
         --models imdb_sentiment=saved_models/imdb_sentiment char_lm=saved_models/char_lm   # given exports
     python benchmarks/load_test.py --seconds 60 --threads 8 --apps imdb_sentiment translator
 
-For each model: start shared/bare_tf.py's REST server (a process that can import only TensorFlow, the stand-in
+For each model: start shared/runtime/bare_tf.py's REST server (a process that can import only TensorFlow, the stand-in
 for TF Serving), warm it up with every example request and a short concurrent burst, record its resident
 memory (RSS), then `--threads` client threads post the app's example requests in turn for `--seconds`. Each
 request carries one input made from the app's offline example data (a review, a prompt, a sentence, a JPEG, a
@@ -29,7 +29,8 @@ import threading
 import time
 
 from benchmarks.common import RESULTS, machine
-from shared.serving import BARE_TF_SCRIPT, latest_version
+from shared.runtime.config import load_config
+from shared.runtime.serving import BARE_TF_SCRIPT, latest_version
 
 APPS = ("imdb_sentiment", "char_lm", "translator", "captioner", "video_tagger")
 QUICK_FLAGS = {"char_lm": ["--epochs", "2"], "translator": ["--direction", "es-en"]}
@@ -38,7 +39,7 @@ QUICK_FLAGS = {"char_lm": ["--epochs", "2"], "translator": ["--direction", "es-e
 # ------------------------------------------------------------------------------------ example requests
 def example_requests(app: str, export: pathlib.Path, count: int = 16) -> list[dict]:
     """`count` TF Serving REST requests, one input each, from the app's offline example data."""
-    from shared.serving import b64
+    from shared.runtime.serving import b64
 
     if app == "imdb_sentiment":
         from apps.imdb_sentiment.data import sample_reviews
@@ -50,7 +51,7 @@ def example_requests(app: str, export: pathlib.Path, count: int = 16) -> list[di
         return [{"inputs": {"prompt": [prompt], "num_chars": 60, "temperature": 0.8}} for prompt in prompts]
     if app == "translator":
         from apps.translator.data import sample_pairs
-        config = json.loads((export / "assets.extra" / "config.json").read_text())
+        config = load_config(export)
         pairs = sample_pairs(count, seed=7)
         sources = pairs.spanish if config.get("direction", "en-es").startswith("es") else pairs.english
         return [{"instances": [sentence]} for sentence in sources]
@@ -77,7 +78,7 @@ def rss_mib(pid: int) -> float:
 
 
 class ServerProcess:
-    """shared/bare_tf.py --serve in its own isolated process (python -I: only TensorFlow importable)."""
+    """shared/runtime/bare_tf.py --serve in its own isolated process (python -I: only TensorFlow importable)."""
 
     def __init__(self, export: pathlib.Path, model: str):
         self.model = model

@@ -23,7 +23,8 @@ import numpy as np
 
 from apps.translator import attention_map, data, train
 from benchmarks.common import machine
-from shared.serving import check_saved_model
+from shared.runtime.serving import check_saved_model
+from shared.runtime.config import load_config
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 APP = pathlib.Path(__file__).resolve().parents[1] / "apps" / "translator"
@@ -101,7 +102,7 @@ def main(argv=None):
         "attention_map": png and str(png.relative_to(APP.parents[1])), "attention_sentence": sentence,
         "examples": {d: m["examples"] for d, m in runs.items()},
         "history": {d: m["history"] for d, m in runs.items()},
-        "config": {d: json.loads((run_root / d / "config.json").read_text()) for d in runs},
+        "config": {d: load_config(run_root / d) for d in runs},
         "machine": machine(),
         "command": "python benchmarks/translator.py " + " ".join(
             ["--directions", *args.directions, "--minutes", *map(str, args.minutes), "--tag", args.tag,

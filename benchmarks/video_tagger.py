@@ -23,7 +23,7 @@ import time
 
 from apps.video_tagger import data, train
 from benchmarks.common import write_result
-from shared.serving import BARE_TF_SCRIPT
+from shared.runtime.serving import BARE_TF_SCRIPT
 
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "video_tagger" / "images" / "validation_accuracy.png"
 KEYS = ("frame_accuracy", "segment_f1", "edit_score", "per_class_f1", "train_seconds", "epochs_completed")

@@ -29,7 +29,7 @@ import numpy as np
 from apps.video_tagger import train
 from apps.video_tagger.predict import request
 from benchmarks.common import machine, write_result
-from shared.serving import check_saved_model
+from shared.runtime.serving import check_saved_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA = pathlib.Path(os.environ.get("RNN_SUITE_DATA", REPO.parent / "shared" / "data"))

@@ -3,7 +3,7 @@
 `benchmarks/captioner_decoding.py` decoded Flickr8k's validation and test images with the trained captioner
 under every decoder setting (greedy, beams of 3 to 12, length penalty 0 or 1, no repeated n-gram) and wrote
 `benchmarks/results/captioner_decoding.json`. This lesson reads that file and draws test BLEU-4 and decoding
-time against beam width, greedy being a beam of one (`shared/beam_search.py` runs both).
+time against beam width, greedy being a beam of one (`shared/modeling/decoding.py` runs both).
 
 What to look for in lessons/images/beam_search.png: BLEU-4 rises from greedy to a few beams, then, without a
 length penalty, falls again for wide beams: a wider search finds higher-probability captions, and the most

@@ -9,7 +9,7 @@ the same initial weights and the same batches:
     none         no clipping (`make_optimizer(clipnorm=0)`)
     clipnorm     Keras' per-variable `clipnorm`: each weight tensor's gradient capped separately, which
                  changes the update's direction when one tensor explodes and the others do not
-    global norm  `shared.clipping.make_optimizer` with the suite's default (global norm 1.0): all gradients
+    global norm  `shared.modeling.optimizer.make_optimizer` with the suite's default (global norm 1.0): all gradients
                  rescaled together, direction kept, size capped
 The gradient norm recorded is the global norm *before* clipping: what the optimizer was handed.
 
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from lessons import common
-from shared.clipping import DEFAULT_CLIPNORM, make_optimizer
+from shared.modeling.optimizer import DEFAULT_CLIPNORM, make_optimizer
 
 NAME = "exploding_gradients"
 

@@ -6,7 +6,7 @@ Chance is 1/K. The answer depends on an input T steps back and nothing else, so 
 how far back a recurrent cell can carry information and, through it, receive a training signal.
 
 Every cell gets the same parameter budget (the units are chosen so that SimpleRNN, GRU and LSTM have about
-as many weights), the same optimizer (`shared.clipping.make_optimizer`: Adam, global-norm clipping at the
+as many weights), the same optimizer (`shared.modeling.optimizer.make_optimizer`: Adam, global-norm clipping at the
 suite default), the same number of steps on fresh random batches and the same seed. The gated cells run
 twice: as Keras initialises them, and with the gate that keeps the old state biased open (bias 3), because
 the first lesson of this experiment is that a gate helps only once it is open far enough for a gradient to
@@ -28,10 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from lessons import common
-from shared.clipping import make_optimizer
+from shared.modeling.cells import CELLS
+from shared.modeling.optimizer import make_optimizer
 
 NAME = "long_range_memory"
-CELLS = {"rnn": tf.keras.layers.SimpleRNN, "gru": tf.keras.layers.GRU, "lstm": tf.keras.layers.LSTM}
 # The cells as Keras makes them, and the gated cells with their "keep the old state" gate started open:
 # bias 3 puts the LSTM forget gate, and the GRU update gate, at sigmoid(3) = 0.95 instead of 0.73 (Keras'
 # LSTM forget bias 1) or 0.5 (GRU bias 0), so the state, and the gradient, decay about 0.95x per step.

@@ -2,8 +2,8 @@
 
 Sequences of different lengths share a batch by right-padding with id 0. The task: read 3 to 20 symbols
 and name the *last real* one (many-to-one). Two models, identical but for one flag:
-    masked      `shared.embeddings.TokenEmbedding(mask_zero=True)`: the mask (id != 0) flows on; the GRU
-                carries its state unchanged across padded steps and `shared.masking.MaskedGlobalPooling
+    masked      `shared.modeling.embeddings.TokenEmbedding(mask_zero=True)`: the mask (id != 0) flows on; the GRU
+                carries its state unchanged across padded steps and `shared.modeling.masking.MaskedGlobalPooling
                 ("last")` reads the output at the last real step
     unmasked    `mask_zero=False`: padding is just another input; the GRU runs through it and the pooling
                 reads the very last step, which is padding
@@ -15,7 +15,7 @@ symbol. The symbols are random, so on real steps nothing can be learnt: the hone
 (1/symbols) and the honest loss ln(symbols). It is trained the careless way, with a plain cross-entropy
 over every position, so padding positions (target 0, after the sequence's end) count as steps to learn. The same test predictions are then scored two ways
 as the padding grows: counting padding (plain `SparseCategoricalAccuracy` and cross-entropy) and over real
-steps only (`shared.masking.MaskedSparseCategoricalAccuracy`, `masked_sparse_crossentropy`).
+steps only (`shared.modeling.masking.MaskedSparseCategoricalAccuracy`, `masked_sparse_crossentropy`).
 
 What to look for in lessons/images/masking.png: top, the masked model's accuracy and loss do not move with
 the width (its logits are identical: the JSON's `max_logit_change`), while the unmasked model's logits and
@@ -34,9 +34,9 @@ import numpy as np
 import tensorflow as tf
 
 from lessons import common
-from shared.clipping import make_optimizer
-from shared.embeddings import TokenEmbedding
-from shared.masking import MaskedGlobalPooling, MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.modeling.optimizer import make_optimizer
+from shared.modeling.embeddings import TokenEmbedding
+from shared.modeling.masking import MaskedGlobalPooling, MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 
 NAME = "masking"
 PAD = 0

@@ -29,7 +29,7 @@ import numpy as np
 
 from apps.char_lm.model import build_model
 from lessons import common
-from shared.clipping import make_optimizer
+from shared.modeling.optimizer import make_optimizer
 
 NAME = "teacher_forcing"
 

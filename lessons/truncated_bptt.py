@@ -10,7 +10,7 @@ next (stateful layers), and gradients stop at chunk borders. The chunk length is
 This lesson trains the app's own model (`apps.char_lm.model.build_model`, stateful, `tbptt_batches`,
 `ResetStates`) once per chunk length under the same budget of *CPU* seconds (`CpuBudget`: this process's
 processor time, so other jobs on a shared machine do not shorten one run and not another; the suite's
-wall-clock `shared.time_budget.TimeBudget` would) and scores every run the same way: validation loss over
+wall-clock `shared.runtime.time_budget.TimeBudget` would) and scores every run the same way: validation loss over
 the last 10% of the text read as carried-state streams with 100-character chunks.
 
 What to look for in lessons/images/truncated_bptt.png: validation loss against chunk length (left) and
@@ -31,7 +31,7 @@ import keras
 from apps.char_lm import data
 from apps.char_lm.model import ResetStates, build_model, reset_states
 from lessons import common
-from shared.clipping import make_optimizer
+from shared.modeling.optimizer import make_optimizer
 
 NAME = "truncated_bptt"
 VALIDATION_CHUNK = 100

@@ -2,7 +2,7 @@
 
 The scripts are found, not listed, so a new train.py, predict.py, benchmark or lesson is covered the day it
 is added. They run in this process through `runpy` (as `python path/to/script.py --help` would run them),
-which costs one TensorFlow import for all of them; shared/bare_tf.py runs in its own isolated process
+which costs one TensorFlow import for all of them; shared/runtime/bare_tf.py runs in its own isolated process
 because, as a script, it blocks every import but TensorFlow.
 """
 
@@ -19,12 +19,12 @@ SCRIPTS = sorted(
     for folder in ("apps", "benchmarks", "lessons", "shared")
     for path in (REPO / folder).rglob("*.py")
     if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"))
-ISOLATED = {"shared/bare_tf.py"}
+ISOLATED = {"shared/runtime/bare_tf.py"}
 
 
 def test_the_scripts_are_found():
     assert {"apps/run_all.py", "apps/imdb_sentiment/train.py", "apps/translator/predict.py",
-            "benchmarks/report.py", "shared/bare_tf.py"} <= set(SCRIPTS)
+            "benchmarks/report.py", "shared/runtime/bare_tf.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", [s for s in SCRIPTS if s not in ISOLATED])

@@ -1,8 +1,8 @@
 """Image bytes in, whole captions out: the in-graph caption writer that the export and the evaluation share.
 
 Everything here traces into the exported SavedModel, so one TF Serving call decodes the JPEG, resizes and
-scales it exactly as `prepare.py` did for the feature cache (shared/vision.py), runs InceptionV3, then
-writes the caption with greedy or beam search in a `tf.while_loop` (shared/beam_search.py) until every row
+scales it exactly as `prepare.py` did for the feature cache (shared/modeling/vision.py), runs InceptionV3, then
+writes the caption with greedy or beam search in a `tf.while_loop` (shared/modeling/decoding.py) until every row
 has written [end] or `max_output_tokens` words. Evaluation calls the same `*_from_features` functions on
 cached features, so the figures measure the exported decoder, not a Python imitation of it.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from shared.beam_search import beam_search, greedy_decode, tile_beams
-from shared.limits import at_most_rows
-from shared.text import END, PAD, START, ids_to_text
-from shared.vision import decode_batch
+from shared.modeling.decoding import beam_search, greedy_decode, tile_beams
+from shared.modeling.limits import at_most_rows
+from shared.modeling.text import END, PAD, START, ids_to_text
+from shared.modeling.vision import decode_batch
 
 # What one serving request may cost (README "Serve"): at most MAX_IMAGES image files, each declaring at
-# most shared.vision.MAX_PIXELS pixels in its header (a GIF: only its first frame is decoded). Images are
+# most shared.modeling.vision.MAX_PIXELS pixels in its header (a GIF: only its first frame is decoded). Images are
 # decoded one at a time, so a request holds one full-size image (at most 75 MB of RGB) at a time.
 # 32 is also TF Serving's max_batch_size here (serving/batching_parameters.txt): merged batches fit.
 MAX_IMAGES = 32

@@ -21,7 +21,7 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, check_counts, resolve_data_dir
+from shared.runtime.data import DataCorruptError, check_counts, resolve_data_dir
 
 URLS = ("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_Dataset.zip",
         "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_text.zip")

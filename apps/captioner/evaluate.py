@@ -2,7 +2,7 @@
 
 BLEU (Papineni et al., 2002) counts how many of a caption's n-grams appear in any of the image's reference
 captions, for n = 1..4, with a penalty for captions shorter than the references. Computed by sacrebleu at
-corpus level, on references passed through `shared.text.normalize_reference` (lower case, punctuation as
+corpus level, on references passed through `shared.modeling.text.normalize_reference` (lower case, punctuation as
 the model writes it), reported on a 0-1 scale as in the captioning literature (Show, Attend and Tell
 reports BLEU-4 0.195-0.213 on Flickr8k with ImageNet features).
 
@@ -16,8 +16,8 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from shared.progress import progress
-from shared.text import normalize_reference
+from shared.runtime.progress import progress
+from shared.modeling.text import normalize_reference
 
 
 def normalize(captions: list[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """Show and Tell: an image feature vector starts an LSTM that writes the caption word by word.
 
-One-to-many: one input (the image) and a sequence out. The encoder (InceptionV3, shared/vision.py) turns
+One-to-many: one input (the image) and a sequence out. The encoder (InceptionV3, shared/modeling/vision.py) turns
 the image into a 2048-dimensional vector; here that vector becomes the LSTM's initial state, and the LSTM
 then writes `[start] w1 w2 ... [end]`:
 
@@ -13,7 +13,7 @@ grows. The projection rides along as a third state that the decoding loops carry
 
 Training uses teacher forcing (the true previous word is the input at every step), so a whole caption
 trains in one pass (`call`). Inference feeds back the model's own words one step at a time (`step`) inside
-a `tf.while_loop` (shared/beam_search.py), until `[end]` or a length bound.
+a `tf.while_loop` (shared/modeling/decoding.py), until `[end]` or a length bound.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from shared.embeddings import TokenEmbedding
+from shared.modeling.embeddings import TokenEmbedding
 
 
 class CaptionDecoder(keras.Model):

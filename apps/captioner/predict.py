@@ -6,7 +6,7 @@ Usage:
     python apps/captioner/predict.py --server http://localhost:8501 photo.jpg  # TF Serving REST
 
 Any image Pillow opens (JPEG, PNG, WebP, TIFF, ...) is sent as JPEG bytes, {"b64": ...} in a TF Serving
-request {"instances": [...]}, at most 1024 pixels on its longest side (shared.serving.image_file_as_jpeg);
+request {"instances": [...]}, at most 1024 pixels on its longest side (shared.runtime.serving.image_file_as_jpeg);
 decoding, resizing, the encoder and the decoding loop all run inside the model.
 """
 
@@ -16,7 +16,7 @@ import argparse
 import json
 import pathlib
 
-from shared.serving import add_client_arguments, b64, client_from_arguments, image_file_as_jpeg
+from shared.runtime.serving import add_client_arguments, b64, client_from_arguments, image_file_as_jpeg
 
 
 def main(argv=None):

@@ -11,7 +11,7 @@ Usage:
    The trained weights go to <output-dir>/encoder/<recipe key>/, the key naming everything that shapes
    them (input size, words, epochs, precision, learning rate, seed, data): a run reuses an encoder only
    when it would have trained the same one (an encoder from a `--quick` smoke run is never picked up).
-2. Features. Each image goes once through `shared.vision.decode_and_preprocess` (the exported graph's own
+2. Features. Each image goes once through `shared.modeling.vision.decode_and_preprocess` (the exported graph's own
    function) and the float32 encoder; the pooled vectors are stored in <output-dir>/features/<key>/, the key
    naming the encoder weights, input size and data, so a new encoder never reuses stale features. The
    training split is written as it is computed into sharded TFRecords (`--feature-shards`, apps/captioner/
@@ -34,13 +34,13 @@ import numpy as np
 import tensorflow as tf
 
 from apps.captioner import shards
-from shared import distribute
-from shared.clipping import cosine_schedule, make_optimizer
-from shared.progress import progress
-from shared.text import standardize_text
-from shared.time_budget import TimeBudget
-from shared.training import fit
-from shared.vision import build_encoder, decode_and_preprocess, preprocess_pixels
+from shared.runtime import distribute
+from shared.modeling.optimizer import cosine_schedule, make_optimizer
+from shared.runtime.progress import progress
+from shared.modeling.text import standardize_text
+from shared.runtime.time_budget import TimeBudget
+from shared.runtime.training import fit
+from shared.modeling.vision import build_encoder, decode_and_preprocess, preprocess_pixels
 
 # Words that say nothing about what is in a picture: not worth an output of the encoder's training task.
 STOPWORDS = set("a an the of in on at to and is are with its his her their two three one some while "

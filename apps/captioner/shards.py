@@ -10,7 +10,7 @@ whole split's features in memory: the stream reads a few shards at a time, expan
 (features, caption) pair per caption and shuffles within a bounded buffer.
 
 Under `--distribute multi-worker` the stream shards by FILE: each worker reads only its own shards
-(`shared.distribute.shard_by_file`), which is why there are several shards even for small data. Captions
+(`shared.runtime.distribute.shard_by_file`), which is why there are several shards even for small data. Captions
 are stored as text, so the shards do not depend on the caption vocabulary of a run.
 """
 
@@ -22,8 +22,9 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from shared import distribute
-from shared.text import frame_targets
+from shared.runtime import distribute
+from shared.modeling.teacher_forcing import shift_for_teacher_forcing
+from shared.modeling.text import frame_targets
 
 SHUFFLE_PAIRS = 4096  # caption pairs in the shuffle buffer: bounded memory whatever the data's size
 
@@ -98,8 +99,8 @@ def caption_stream(files: typing.Sequence[str], vectorizer, dim: int, max_tokens
         dataset = dataset.shuffle(SHUFFLE_PAIRS, seed=seed, reshuffle_each_iteration=True).repeat()
 
     def frame(features, captions):
-        framed = frame_targets(vectorizer(captions), max_tokens)
-        return (features, framed[:, :-1]), framed[:, 1:]  # teacher forcing: the same row shifted by one
+        caption_input, caption_target = shift_for_teacher_forcing(frame_targets(vectorizer(captions), max_tokens))
+        return (features, caption_input), caption_target
 
     dataset = dataset.batch(batch_size).map(frame, num_parallel_calls=tf.data.AUTOTUNE)
     return distribute.shard_by_file(dataset).prefetch(tf.data.AUTOTUNE)

@@ -26,17 +26,18 @@ import tensorflow as tf
 from apps.captioner import data, evaluate, prepare, shards
 from apps.captioner.caption import CaptionWriter
 from apps.captioner.model import build_model
-from shared import distribute
-from shared.clipping import cosine_schedule, make_optimizer
-from shared.config import TrainConfig, option, parse_config
-from shared.data import PARTIAL_DATA_HELP
-from shared.export import export_and_finish
-from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.progress import progress
-from shared.serving import b64
-from shared.text import frame_targets, make_target_vectorizer
-from shared.time_budget import TimeBudget
-from shared.training import fit, start_run
+from shared.runtime import distribute
+from shared.modeling.optimizer import cosine_schedule, make_optimizer
+from shared.runtime.config import TrainConfig, option, parse_config
+from shared.runtime.data import PARTIAL_DATA_HELP
+from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.runtime.progress import progress
+from shared.runtime.serving import b64
+from shared.modeling.teacher_forcing import shift_for_teacher_forcing
+from shared.modeling.text import frame_targets, make_target_vectorizer
+from shared.runtime.time_budget import TimeBudget
+from shared.runtime.training import fit
+from shared.runtime.run import export_and_finish, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -159,9 +160,11 @@ def caption_pairs(split, features, vectorizer, config, batch_size, training):
     dataset = tf.data.Dataset.from_tensor_slices((image_index, framed))
     if training:
         dataset = dataset.shuffle(len(flat), seed=config.seed).repeat()
-    # Teacher forcing: input [start] w1 .. wn, target w1 .. wn [end] (the same row shifted by one).
-    return dataset.batch(batch_size).map(
-        lambda index, rows: ((tf.gather(table, index), rows[:, :-1]), rows[:, 1:])).prefetch(tf.data.AUTOTUNE)
+    def pair(index, rows):
+        caption_input, caption_target = shift_for_teacher_forcing(rows)
+        return (tf.gather(table, index), caption_input), caption_target
+
+    return dataset.batch(batch_size).map(pair).prefetch(tf.data.AUTOTUNE)
 
 
 def caption_all(function, features, batch_size=64):

@@ -25,7 +25,7 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, resolve_data_dir
+from shared.runtime.data import DataCorruptError, resolve_data_dir
 
 CORPORA = {
     # name -> (file in --data-dir, download URL)

@@ -33,8 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from apps.char_lm.model import recurrent_layers
-from shared.limits import at_most_rows, check_at_most, guarded
-from shared.text import controls_to_spaces, cut_bytes
+from shared.modeling.limits import at_most_rows, check_at_most, guarded
+from shared.modeling.text import controls_to_spaces, cut_bytes
 
 MAX_NEW_CHARS = 2000       # the most characters one request may generate
 MAX_PROMPT_CHARS = 1000    # a longer prompt is cut to its end (the part the next character depends on)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import keras
 
-from shared.embeddings import TokenEmbedding
+from shared.modeling.embeddings import TokenEmbedding
+from shared.modeling.cells import CELLS
 
-CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
 
 
 def build_model(config, vocab_size: int, batch_size: int | None = None) -> keras.Model:

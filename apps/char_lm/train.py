@@ -27,12 +27,12 @@ import keras
 from apps.char_lm import data
 from apps.char_lm.generate import CharStepper, export_endpoints
 from apps.char_lm.model import CELLS, ResetStates, build_model, reset_states
-from shared import distribute
-from shared.clipping import make_optimizer
-from shared.config import TrainConfig, option, parse_config
-from shared.export import export_and_finish
-from shared.time_budget import TimeBudget
-from shared.training import fit, start_run
+from shared.runtime import distribute
+from shared.modeling.optimizer import make_optimizer
+from shared.runtime.config import load_config, TrainConfig, option, parse_config
+from shared.runtime.time_budget import TimeBudget
+from shared.runtime.training import fit
+from shared.runtime.run import export_and_finish, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config
@@ -88,9 +88,7 @@ def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], 
     import pathlib
 
     run_dir = pathlib.Path(run_dir)
-    saved = json.loads((run_dir / "config.json").read_text())
-    saved.pop("app", None)
-    config = Config(**saved)
+    config = load_config(run_dir, Config)
     vocabulary = json.loads((run_dir / "vocabulary.json").read_text())
     model = build_model(config, len(vocabulary) + 1)
     model.load_weights(str(run_dir / "checkpoints" / f"{checkpoint}.weights.h5"))

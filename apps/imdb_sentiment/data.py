@@ -25,7 +25,7 @@ import typing
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, check_counts, read_jsonl_gz, require_keys, resolve_data_dir
+from shared.runtime.data import DataCorruptError, check_counts, read_jsonl_gz, require_keys, resolve_data_dir
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LABELS = ("negative", "positive")  # index = label id

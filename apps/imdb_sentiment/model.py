@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import keras
 
-from shared.embeddings import TokenEmbedding
-from shared.masking import MaskedGlobalPooling
+from shared.modeling.embeddings import TokenEmbedding
+from shared.modeling.masking import MaskedGlobalPooling
+from shared.modeling.cells import CELLS
 
-CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM, "rnn": keras.layers.SimpleRNN}
 
 
 def build_model(config, vocab_size: int) -> keras.Model:

@@ -23,15 +23,15 @@ import tensorflow as tf
 
 from apps.imdb_sentiment import data
 from apps.imdb_sentiment.model import CELLS, build_model
-from shared import distribute
-from shared.clipping import make_optimizer
-from shared.config import TrainConfig, option, parse_config
-from shared.data import PARTIAL_DATA_HELP
-from shared.export import export_and_finish
-from shared.limits import at_most_rows
-from shared.masking import ensure_nonempty
-from shared.text import cut_bytes, make_word_vectorizer, truncate_ids
-from shared.training import fit, start_run
+from shared.runtime import distribute
+from shared.modeling.optimizer import make_optimizer
+from shared.runtime.config import TrainConfig, option, parse_config
+from shared.runtime.data import PARTIAL_DATA_HELP
+from shared.modeling.limits import at_most_rows
+from shared.modeling.masking import ensure_nonempty
+from shared.modeling.text import cut_bytes, make_word_vectorizer, truncate_ids
+from shared.runtime.training import fit
+from shared.runtime.run import export_and_finish, start_run
 
 # What one serving request may cost (README "Serve"): at most MAX_TEXTS reviews, each read up to
 # MAX_TEXT_BYTES bytes (its first and last halves when longer) before it is split into words. The longest

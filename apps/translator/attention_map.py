@@ -19,7 +19,7 @@ import numpy as np
 
 def attention_of(model_dir: str, sentence: str) -> tuple[list[str], list[str], np.ndarray, str]:
     """(source words, output words, weights [out, in], translation) for one sentence."""
-    from shared.serving import LocalModel
+    from shared.runtime.serving import LocalModel
 
     model = LocalModel(model_dir)
     answer = model.predict(instances=[sentence], signature_name="attention")["predictions"][0]

@@ -25,7 +25,8 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from shared.data import DataCorruptError, check_counts, resolve_data_dir
+from shared.modeling.teacher_forcing import shift_for_teacher_forcing
+from shared.runtime.data import DataCorruptError, check_counts, resolve_data_dir
 
 URL = "http://download.tensorflow.org/data/spa-eng.zip"
 FILES = ("spa.txt.gz", "spa.txt", "spa-eng/spa.txt")
@@ -201,16 +202,3 @@ def make_dataset(source_ids: tf.Tensor, target_ids: tf.Tensor, batch_size: int, 
     if training:
         dataset = dataset.shuffle(64, seed=seed)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def shift_for_teacher_forcing(target_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """`[start] w1 .. wn [end]` -> decoder input `[start] w1 .. wn`, label `w1 .. wn [end]`.
-
-    At step t the decoder sees the true token t-1 and must predict token t. Padding (0) stays padding:
-    the label's padded steps are left out of the loss and the accuracy by `pad_id=0`.
-    """
-    decoder_input = target_ids[:, :-1]
-    label = target_ids[:, 1:]
-    # [end] is the last real token of a row: as an input it would sit where the label is padding.
-    decoder_input = tf.where(label == 0, tf.zeros_like(decoder_input), decoder_input)
-    return decoder_input, label

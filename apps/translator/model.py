@@ -11,7 +11,7 @@ context) become the decoder's initial state; the decoder then writes the target 
 
 Training uses teacher forcing: the decoder input is the true target shifted right, so all steps run in
 one pass (`call`). Inference feeds back its own predictions one step at a time (`step`), inside a
-`tf.while_loop` (shared/beam_search.py). Attention is computed *after* the recurrent step (Luong's global
+`tf.while_loop` (shared/modeling/decoding.py). Attention is computed *after* the recurrent step (Luong's global
 attention), so training keeps its single parallel pass; `attention="luong"` scores by dot product
 (keras.layers.Attention), `"bahdanau"` with Bahdanau's additive score (keras.layers.AdditiveAttention).
 """
@@ -21,9 +21,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from shared.embeddings import TokenEmbedding
+from shared.modeling.embeddings import TokenEmbedding
+from shared.modeling.cells import CELLS
 
-CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 ATTENTION = ("none", "luong", "bahdanau")
 
 

@@ -29,16 +29,16 @@ import tensorflow as tf
 from apps.translator import data
 from apps.translator.model import ATTENTION, CELLS, build_model
 from apps.translator.translate import MAX_TEXTS, Decoders, make_vectorizers
-from shared import distribute
-from shared.clipping import make_optimizer
-from shared.config import TrainConfig, option, parse_config
-from shared.data import PARTIAL_DATA_HELP
-from shared.export import export_and_finish
-from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.progress import progress
-from shared.text import frame_targets, normalize_reference, truncate_ids
-from shared.time_budget import TimeBudget
-from shared.training import fit, start_run
+from shared.runtime import distribute
+from shared.modeling.optimizer import make_optimizer
+from shared.runtime.config import TrainConfig, option, parse_config
+from shared.runtime.data import PARTIAL_DATA_HELP
+from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.runtime.progress import progress
+from shared.modeling.text import frame_targets, normalize_reference, truncate_ids
+from shared.runtime.time_budget import TimeBudget
+from shared.runtime.training import fit
+from shared.runtime.run import export_and_finish, start_run
 
 
 # ---------------------------------------------------------------------------------------------- Config

@@ -1,8 +1,8 @@
 """Raw sentences in, whole translations out: vocabularies, framing, and the in-graph decoders.
 
 Everything here is TensorFlow that traces into the exported SavedModel, so one TF Serving call does all
-of it: standardize and split the source (shared.text.standardize_text), look words up, run the encoder,
-run the decoder in a `tf.while_loop` (greedy or beam search, shared/beam_search.py) until every row has
+of it: standardize and split the source (shared.modeling.text.standardize_text), look words up, run the encoder,
+run the decoder in a `tf.while_loop` (greedy or beam search, shared/modeling/decoding.py) until every row has
 written [end] or a length bound, then turn ids back into a sentence.
 
 Target ids: 0 = padding, 1 = [UNK], 2 = [start], 3 = [end], then words by frequency in the training
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from shared.beam_search import beam_search, greedy_decode, tile_beams
-from shared.limits import at_most_rows
-from shared.masking import ensure_nonempty
-from shared.text import (
+from shared.modeling.decoding import beam_search, greedy_decode, tile_beams
+from shared.modeling.limits import at_most_rows
+from shared.modeling.masking import ensure_nonempty
+from shared.modeling.text import (
     END,
     PAD,
     START,

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from apps.video_tagger.data import Videos
-from shared.data import DataCorruptError, DataNotFoundError
-from shared.progress import progress
+from shared.runtime.data import DataCorruptError, DataNotFoundError
+from shared.runtime.progress import progress
 
 CLIP_NAME = re.compile(r"^v_(?P<action>[A-Za-z0-9]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.(avi|gif)$", re.IGNORECASE)
 _WAY_OUT = ("Pass --data-dir DIR pointing at a folder of UCF101 clips (v_<Action>_g<GG>_c<CC>.avi or .gif), "

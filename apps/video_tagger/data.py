@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from shared.vision import preprocess_pixels
+from shared.modeling.vision import preprocess_pixels
 
 DIRECTIONS = ("left", "right", "up", "down")
 _STEP = {1: (0, -1), 2: (0, 1), 3: (-1, 0), 4: (1, 0)}  # class -> (dy, dx) per unit of speed
@@ -96,7 +96,7 @@ def make_dataset(videos: Videos, batch_size: int, image_size: int | None, traini
     """Batches ({"inputs": [batch, time, ...], "lengths": [batch]}, labels [batch, time]), right-padded.
 
     With `image_size` the inputs are uint8 frames, preprocessed here exactly as the exported graph does
-    (`shared.vision.preprocess_pixels`); without it they are cached features, passed on as float32.
+    (`shared.modeling.vision.preprocess_pixels`); without it they are cached features, passed on as float32.
     """
     lengths = np.asarray([len(y) for y in videos.labels], np.int64)
     inputs = tf.RaggedTensor.from_row_lengths(np.concatenate(videos.inputs), lengths)

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from apps.video_tagger.serving import jpeg_signature, make_serving_function, serving_signature
 from apps.video_tagger.streaming import build_stream_layers, make_stream_function, stream_signature
-from shared.serving import b64
+from shared.runtime.serving import b64
 
 CHECK_FRAMES = 6  # frames of a test video sent to the export in the bare-TF check
 

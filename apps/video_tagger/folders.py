@@ -30,9 +30,9 @@ import tensorflow as tf
 
 from apps.video_tagger.clips import Clip, join_clips, read_frames, subsample
 from apps.video_tagger.data import Videos
-from shared.data import DataCorruptError, DataNotFoundError
-from shared.progress import progress
-from shared.vision import preprocess_pixels
+from shared.runtime.data import DataCorruptError, DataNotFoundError
+from shared.runtime.progress import progress
+from shared.modeling.vision import preprocess_pixels
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".gif")
 DEFAULT_GROUP_PATTERN = r"(?:person|_g)(\d+)"

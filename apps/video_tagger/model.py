@@ -4,7 +4,7 @@
         --(bi)GRU/LSTM stack, masked--> [batch, time, units] --Dense--> logits [batch, time, 1 + classes]
 
 Synced many-to-many: one output per input frame, the loss summed over real frames. Videos in a batch are
-padded to the longest; `lengths` becomes the mask (shared.masking.lengths_to_mask), so the recurrent
+padded to the longest; `lengths` becomes the mask (shared.modeling.masking.lengths_to_mask), so the recurrent
 layers skip padded frames (the backward direction of a bidirectional layer starts at the real last frame)
 and padded labels (0) count in neither loss nor accuracy. Logit 0 is the padding class: never a target,
 and the exported graph drops it before the softmax.
@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import keras
 
-from shared.masking import lengths_to_mask
-from shared.vision import build_encoder
+from shared.modeling.masking import lengths_to_mask
+from shared.modeling.vision import build_encoder
+from shared.modeling.cells import CELLS
 
-CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 
 
 @keras.saving.register_keras_serializable(package="video_tagger")

@@ -23,7 +23,8 @@ import pathlib
 
 import numpy as np
 
-from shared.serving import add_client_arguments, b64, client_from_arguments, latest_version
+from shared.runtime.serving import add_client_arguments, b64, client_from_arguments, latest_version
+from shared.runtime.config import load_config
 
 
 def load_video(path: str | None, seed: int) -> tuple[np.ndarray, list | None, float]:
@@ -53,7 +54,7 @@ def trained_frame_step(args) -> int:
     try:
         folder = pathlib.Path(args.model_dir)
         folder = folder if (folder / "saved_model.pb").exists() else latest_version(folder)
-        return int(json.loads((folder / "assets.extra" / "config.json").read_text()).get("frame_step") or 1)
+        return int(load_config(folder).get("frame_step") or 1)
     except (OSError, ValueError):
         return 1
 

@@ -9,7 +9,7 @@ request (MAX_FRAMES = 2000 for the small CNN; MAX_FRAMES_INCEPTION = 256 for Inc
 CPU a frame), sides MIN_SIDE..MAX_SIDE pixels, at most MAX_PIXELS pixels in all. For jpeg_frames the sides
 and pixels are those each file's header declares, checked before anything is decoded, and each file may
 have at most MAX_FRAME_BYTES bytes (MAX_REQUEST_BYTES in all). Frames are resized and scaled in the graph
-(shared.vision, as in training) and encoded CHUNK frames at a time, the last chunk as short as the video
+(shared.modeling.vision, as in training) and encoded CHUNK frames at a time, the last chunk as short as the video
 leaves it (nothing is padded: one frame costs one frame), so memory stays bounded whatever the length.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from apps.video_tagger.model import with_motion
-from shared.vision import declared_image_size, decode_batch, preprocess_pixels
+from shared.modeling.vision import declared_image_size, decode_batch, preprocess_pixels
 
 MAX_FRAMES = 2000
 MAX_FRAMES_INCEPTION = 256

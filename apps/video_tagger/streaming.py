@@ -19,7 +19,7 @@ import tensorflow as tf
 from apps.video_tagger.model import CELLS
 from apps.video_tagger.serving import (MAX_FRAMES, answer, check_frames, encode_in_chunks, frame_encoding,
                                        refuse_first)
-from shared.vision import preprocess_pixels
+from shared.modeling.vision import preprocess_pixels
 
 
 def recurrent_layers(tagger, config) -> list:

@@ -28,13 +28,13 @@ from apps.video_tagger import metrics as scores
 from apps.video_tagger.model import CELLS, MOTION, build_frame_encoder, build_model
 from apps.video_tagger.endpoints import CHECK_FRAMES, check_requests, export_endpoints
 from apps.video_tagger.serving import MAX_FRAMES, MAX_FRAMES_INCEPTION
-from shared import distribute
-from shared.clipping import make_optimizer
-from shared.config import TrainConfig, option, parse_config
-from shared.export import export_and_finish
-from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.training import fit, start_run
-from shared.vision import preprocess_pixels
+from shared.runtime import distribute
+from shared.modeling.optimizer import make_optimizer
+from shared.runtime.config import TrainConfig, option, parse_config
+from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.runtime.training import fit
+from shared.runtime.run import export_and_finish, start_run
+from shared.modeling.vision import preprocess_pixels
 
 
 # ---------------------------------------------------------------------------------------------- Config

@@ -1,7 +1,7 @@
 """Fixtures for the serving tests: each app's quick export, served by a TensorFlow-only REST process.
 
 A test module sets APP = "<app>" and asks for `served`: the session's quick export of that app
-(tests/conftest.py quick_runs, shared with the app tests) behind shared/bare_tf.py's loopback server, a
+(tests/conftest.py quick_runs, shared with the app tests) behind shared/runtime/bare_tf.py's loopback server, a
 separate process that can import only TensorFlow, as TF Serving would run it.
 """
 
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from shared.serving import bare_tf_server
+from shared.runtime.serving import bare_tf_server
 from tests.serving.rest import Served
 
 # Hypothesis examples per property: a quick pass in the default suite, a thorough one under -m slow.

@@ -21,7 +21,7 @@ class ServingContractError(AssertionError):
 
 
 class Served:
-    """One model behind a TF-Serving-shaped REST server (shared/bare_tf.py --serve)."""
+    """One model behind a TF-Serving-shaped REST server (shared/runtime/bare_tf.py --serve)."""
 
     def __init__(self, url: str, model: str, timeout: float = 120.0):
         parsed = urllib.parse.urlparse(url)

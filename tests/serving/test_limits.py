@@ -1,4 +1,4 @@
-"""Every signature's stated cost limits, over REST in a TensorFlow-only process (shared/bare_tf.py --serve).
+"""Every signature's stated cost limits, over REST in a TensorFlow-only process (shared/runtime/bare_tf.py --serve).
 
 For each limit: the request at it is answered, the one just over it is refused with HTTP 400 and a message
 that names the limit. Texts longer than their byte limit are cut, not refused: the answer equals that of
@@ -17,8 +17,8 @@ from apps.captioner.caption import MAX_IMAGES
 from apps.char_lm import generate
 from apps.imdb_sentiment import train as imdb
 from apps.translator import translate
-from shared.serving import bare_tf_server
-from shared.vision import MAX_PIXELS
+from shared.runtime.serving import bare_tf_server
+from shared.modeling.vision import MAX_PIXELS
 from tests.serving.rest import Served
 from tests.serving.strategies import b64
 

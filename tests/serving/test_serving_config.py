@@ -9,8 +9,8 @@ import yaml
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from shared.config import TrainConfig
-from shared.serving_assets import SERVING_BATCHING_PARAMETERS
+from shared.runtime.config import TrainConfig
+from shared.runtime.serving_assets import SERVING_BATCHING_PARAMETERS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SERVING = REPO / "serving"

@@ -12,11 +12,11 @@ import tensorflow as tf
 from apps.captioner import data, evaluate, prepare, train
 from apps.captioner.caption import CaptionWriter
 from apps.captioner.model import build_model
-from shared.grpc_server import grpc_server
-from shared.serving import check_saved_model
-from shared.serving_assets import BATCHING_FILE, read_warmup_file
-from shared.text import END, START, frame_targets, make_target_vectorizer
-from shared.vision import build_encoder, decode_and_preprocess
+from shared.runtime.grpc_server import grpc_server
+from shared.runtime.serving import check_saved_model
+from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.modeling.text import END, START, frame_targets, make_target_vectorizer
+from shared.modeling.vision import build_encoder, decode_and_preprocess
 from tests.conftest import real_data
 
 
@@ -201,7 +201,7 @@ def test_real_flickr8k_loads():
 
 def test_predict_script_local_rest_and_grpc(quick_run, tmp_path):
     from apps.captioner import predict
-    from shared.serving import bare_tf_server
+    from shared.runtime.serving import bare_tf_server
 
     image = tmp_path / "scene.jpg"
     image.write_bytes(data.sample_scene(np.random.default_rng(1))[0])

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from apps.captioner import shards
-from shared.text import END, START, make_target_vectorizer
+from shared.modeling.text import END, START, make_target_vectorizer
 
 
 def _write(tmp_path, images=7, dim=4, count=3):

@@ -12,10 +12,10 @@ import tensorflow as tf
 
 from apps.char_lm import data, generate, predict, train
 from apps.char_lm.model import build_model, reset_states
-from shared.data import DataCorruptError, DataNotFoundError
-from shared.grpc_server import grpc_server
-from shared.serving import bare_tf_server, check_saved_model
-from shared.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.runtime.data import DataCorruptError, DataNotFoundError
+from shared.runtime.grpc_server import grpc_server
+from shared.runtime.serving import bare_tf_server, check_saved_model
+from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
 

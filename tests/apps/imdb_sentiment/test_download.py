@@ -7,7 +7,7 @@ with imdb_reviews' real feature spec in place of the download, so the conversion
 import pytest
 
 from apps.imdb_sentiment import data
-from shared.data import DataNotFoundError
+from shared.runtime.data import DataNotFoundError
 
 tfds = pytest.importorskip("tensorflow_datasets")
 

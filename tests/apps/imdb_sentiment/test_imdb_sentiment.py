@@ -12,13 +12,13 @@ import tensorflow as tf
 
 from apps.imdb_sentiment import data, predict, train
 from apps.imdb_sentiment.model import build_model
-from shared.config import parse_config
-from shared.data import DataCorruptError, DataNotFoundError
-from shared.export import export_saved_model
-from shared.grpc_server import grpc_server
-from shared.serving import bare_tf_server, check_saved_model
-from shared.serving_assets import BATCHING_FILE, read_warmup_file
-from shared.text import make_word_vectorizer, truncate_ids
+from shared.runtime.config import parse_config
+from shared.runtime.data import DataCorruptError, DataNotFoundError
+from shared.runtime.export import export_saved_model
+from shared.runtime.grpc_server import grpc_server
+from shared.runtime.serving import bare_tf_server, check_saved_model
+from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.modeling.text import make_word_vectorizer, truncate_ids
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
 

@@ -14,12 +14,13 @@ import tensorflow as tf
 from apps.translator import attention_map, data, predict, train
 from apps.translator.model import build_model
 from apps.translator.translate import END, PAD, START, Decoders, make_vectorizers
-from shared.data import DataCorruptError, DataNotFoundError
-from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.grpc_server import grpc_server
-from shared.serving import bare_tf_server, check_saved_model
-from shared.serving_assets import BATCHING_FILE, read_warmup_file
-from shared.text import frame_targets
+from shared.runtime.data import DataCorruptError, DataNotFoundError
+from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.runtime.grpc_server import grpc_server
+from shared.runtime.serving import bare_tf_server, check_saved_model
+from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.modeling.teacher_forcing import shift_for_teacher_forcing
+from shared.modeling.text import frame_targets
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
 
@@ -62,7 +63,7 @@ def test_quick_offline_path_writes_everything(quick_run):
 def test_teacher_forcing_shifts_targets_by_one():
     framed = frame_targets(tf.ragged.constant([[7, 8, 9], [5]], dtype=tf.int64), max_tokens=10)
     np.testing.assert_array_equal(framed, [[START, 7, 8, 9, END], [START, 5, END, PAD, PAD]])
-    decoder_input, label = data.shift_for_teacher_forcing(framed)
+    decoder_input, label = shift_for_teacher_forcing(framed)
     # The decoder sees the true previous token and must predict the next one; padding stays padding.
     np.testing.assert_array_equal(decoder_input, [[START, 7, 8, 9], [START, 5, PAD, PAD]])
     np.testing.assert_array_equal(label, [[7, 8, 9, END], [5, END, PAD, PAD]])
@@ -177,7 +178,7 @@ class _Interrupt(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
-    """Slow only because it trains and exports twice; the resume machinery is shared (shared/training.py)."""
+    """Slow only because it trains and exports twice; the resume machinery is shared (shared/runtime/training.py)."""
     argv = _argv(tmp_path, "--sample", "--epochs", "2", "--no-check-export", "--max-examples", "128")
     with pytest.raises(KeyboardInterrupt):
         train.main(argv, extra_callbacks=[_Interrupt()])

@@ -13,7 +13,7 @@ from PIL import Image
 
 from apps.video_tagger import folders, predict, serving, train
 from apps.video_tagger.endpoints import jpeg_files
-from shared.serving import LocalModel, check_saved_model
+from shared.runtime.serving import LocalModel, check_saved_model
 from tests.conftest import quick_argv, real_data
 
 ACTIONS = ("bend", "jack", "walking")

@@ -12,12 +12,12 @@ from PIL import Image
 
 from apps.video_tagger import clips, data, features, metrics, predict, train
 from apps.video_tagger.model import build_tagger
-from shared.config import parse_config
-from shared.data import DataNotFoundError
-from shared.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
-from shared.grpc_server import grpc_server
-from shared.serving import LocalModel, ServingError, bare_tf_server, check_saved_model
-from shared.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.runtime.config import parse_config
+from shared.runtime.data import DataNotFoundError
+from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.runtime.grpc_server import grpc_server
+from shared.runtime.serving import LocalModel, ServingError, bare_tf_server, check_saved_model
+from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
 
 
 def _argv(tmp_path, *extra):

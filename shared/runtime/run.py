@@ -1,0 +1,108 @@
+"""The run folder: every file in it, from the first line of a train.py to its export.
+
+A run folder (`--output-dir`, default `runs/<app>/`) holds:
+    config.json        the frozen config of the run                        start_run (shared.runtime.config.save_config)
+    history.csv        one row per finished epoch (appended across resumes) shared.runtime.training.fit
+    checkpoints/       best.weights.h5 (by the monitored metric), last.weights.h5   fit
+    backup/            the resume state (shared.runtime.resume); removed by fit once the run's best is safe
+    logs/<run id>/     TensorBoard, one folder per run; a resume continues its own  fit
+    metrics.json       the final figures                                    finish_run
+
+`start_run` opens the run (strategy, seeds, resume decision, config.json) and `export_and_finish` closes it
+(export through shared.runtime.export, the bare-TF check, metrics.json, a non-chief worker's scratch removed).
+Every file is written atomically (shared.runtime.resume.atomic_write), so a kill never leaves half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import pathlib
+import typing
+
+import keras
+
+from shared.runtime import distribute, resume
+from shared.runtime.config import TrainConfig, save_config
+from shared.runtime.export import export_saved_model
+from shared.runtime.serving import check_saved_model
+
+# start_run's resume decision for each run folder, taken (once) by the next `fit` into that folder.
+_PREPARED: dict[pathlib.Path, resume.RunState] = {}
+
+
+def take_prepared(run_dir: pathlib.Path) -> resume.RunState | None:
+    """The resume decision `start_run` took for this run folder, once (the next `fit` takes it)."""
+    return _PREPARED.pop(pathlib.Path(run_dir).resolve(), None)
+
+
+def start_run(config: TrainConfig) -> pathlib.Path:
+    """Create the `--distribute` strategy, seed everything, prepare the run folder and save config.json.
+
+    Returns the run folder. Models must then be built and compiled `with distribute.scope():`.
+    """
+    # First: MultiWorkerMirroredStrategy must set up collective ops before TensorFlow does anything else.
+    strategy = distribute.activate(config.distribute)
+    if config.distribute == "mirrored":
+        print(f"--distribute mirrored: {strategy.num_replicas_in_sync} replicas in sync on this host")
+    elif config.distribute == "multi-worker":
+        role = distribute.worker_role()
+        print(f"--distribute multi-worker: {strategy.num_replicas_in_sync} replicas in sync; "
+              f"this process is {role.task_type} {role.index} of {role.workers}"
+              f"{' (chief)' if role.is_chief else ', writing only to ' + str(config.run_dir)}")
+    keras.utils.set_random_seed(config.seed)
+    run_dir = config.run_dir
+    # Decided now, before data and model are built, so a damaged backup/ is reported at once.
+    _PREPARED[run_dir.resolve()] = resume.prepare(run_dir, config.resume, config.epochs)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.json")
+    return run_dir
+
+
+def read_history(run_dir: pathlib.Path) -> list[dict]:
+    """Every finished epoch's logs from history.csv, across resumes, as numbers."""
+    path = pathlib.Path(run_dir) / "history.csv"
+    if not path.exists():
+        return []
+    with path.open() as rows:
+        return [{key: float(value) for key, value in row.items() if value not in ("", None)}
+                for row in csv.DictReader(rows)]
+
+
+def finish_run(config: TrainConfig, metrics: dict) -> pathlib.Path:
+    """Write metrics.json into the run folder (NaN and infinities become null) and return its path.
+
+    A non-chief worker instead removes its scratch run folder, export included (the chief keeps the run).
+    """
+    clean = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+             for key, value in metrics.items()}
+    path = resume.atomic_write(config.run_dir / "metrics.json", json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    distribute.remove_scratch(config)
+    return path
+
+
+def export_and_finish(config: TrainConfig, endpoints, track, metrics: dict,
+                      check_request: dict | list[dict] | None = None,
+                      keep_out: typing.Sequence[str] = ("history", "examples")) -> dict:
+    """The end of every train.py: export, prove the export in bare TensorFlow, write metrics.json.
+
+    `metrics` (minus the bulky `keep_out` keys) is stored beside the graph; `check_request`, a TF Serving
+    REST request (or a list of them, e.g. one per signature), is sent to the export in a TensorFlow-only
+    process when `config.check_export` is set, and the answer (or list of answers) recorded as
+    `bare_tf_check`. The same requests become the export's TF Serving warm-up records. Returns `metrics`
+    with `export_path` added.
+    """
+    requests = [] if check_request is None else (
+        check_request if isinstance(check_request, list) else [check_request])
+    export_path = export_saved_model(config, endpoints, track,
+                                     metrics={k: v for k, v in metrics.items() if k not in keep_out},
+                                     warmup_requests=requests)
+    metrics["export_path"] = str(export_path)
+    if check_request is not None and config.check_export:
+        answers = [result["response"] for result in check_saved_model(export_path, requests)["results"]]
+        metrics["bare_tf_check"] = answers if isinstance(check_request, list) else answers[0]
+        print("bare-TF check:", metrics["bare_tf_check"])
+    finish_run(config, metrics)
+    print(f"exported {export_path}; run folder {config.run_dir}")
+    return metrics
