@@ -24,10 +24,26 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import typing
 import urllib.error
 import urllib.request
 
 BARE_TF_SCRIPT = pathlib.Path(__file__).with_name("bare_tf.py")
+
+
+class ExampleRequest(typing.NamedTuple):
+    """One TF Serving REST request an app's serve.py offers as its example (`example_requests()`).
+
+    The same requests are the export's bare-TF check and its TF Serving warm-up records (train.py), the
+    demo of `apps/run_all.py`, and what the tests send, so every one of them shows the same thing.
+
+    Args:
+        body: the REST JSON body, e.g. {"instances": [...]} or {"signature_name": "score", "inputs": {...}}.
+        shows: one line per input row saying what it is (its true answer when known), for printing.
+    """
+
+    body: dict
+    shows: list[str]
 
 
 class ServingError(RuntimeError):
