@@ -6,7 +6,7 @@ Usage (the README's figures; hold the CPU lock on a shared machine):
 
 Trains with the app's default config (plus any train.py flags given), then, in this one process, times
 generation of the exported `serving_default` signature (the whole loop inside the graph) against a
-per-character Python loop over the same weights (`generate.python_loop_generate`), at batch 1 and 16.
+per-character Python loop over the same weights (`python_loop_generate` below), at batch 1 and 16.
 Writes benchmarks/results/char_lm.json and prints the README table rows.
 """
 
@@ -17,11 +17,14 @@ import pathlib
 import sys
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from apps.char_lm import train
-from apps.char_lm.generate import CharStepper, python_loop_generate
+from apps.char_lm.model import load_trained
+from apps.char_lm.serve import MAX_PROMPT_CHARS, START_CHAR, CharStepper
 from benchmarks.common import machine
+from shared.modeling.decoding import GREEDY_BELOW
 from shared.runtime.config import load_config
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -39,10 +42,34 @@ def time_call(function, repeat: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def python_loop_generate(stepper: CharStepper, prompt: str, num_chars: int, temperature: float,
+                         seed: int = 0, batch: int = 1) -> list[str]:
+    """The baseline the in-graph loop is measured against: one compiled step per Python iteration.
+
+    Same weights and the same step as the export, but the loop, the sampling and the decoding run in
+    Python and NumPy, as in a classic `for i in range(n): model(...)` generator.
+    """
+    step = tf.function(stepper.step, reduce_retracing=True)
+    rng = np.random.default_rng(seed)
+    ids, _ = stepper.encode_prompts(tf.constant([prompt or START_CHAR] * batch), MAX_PROMPT_CHARS)
+    states = stepper.zero_state(batch)
+    for t in range(ids.shape[1]):
+        logits, states, _ = step(ids[:, t], states)
+    out = []
+    for _ in range(num_chars):
+        logits = logits.numpy()[:, 1:] / max(temperature, GREEDY_BELOW)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        next_ids = np.array([rng.choice(len(p), p=p) for p in probs], np.int32) + 1
+        out.append(next_ids)
+        logits, states, _ = step(tf.constant(next_ids), states)
+    return ["".join(stepper.vocabulary[i - 1] for i in row) for row in np.array(out).T]
+
+
 def generation_speed(export_path: str, run_dir: pathlib.Path, num_chars: int, repeat: int) -> dict:
     """Characters per second: the exported in-graph loop vs a Python loop per character, batch 1 and 16."""
     signature = tf.saved_model.load(export_path).signatures["serving_default"]
-    _, vocabulary, model = train.load_trained(run_dir)
+    _, vocabulary, model = load_trained(run_dir)
     stepper = CharStepper(model, vocabulary)
     speed = {}
     for batch in (1, 16):

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.char_lm import data, train
-from apps.char_lm.model import build_model
+from apps.char_lm.model import build_model, load_trained
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WINDOW = 100
@@ -52,8 +52,8 @@ def main(argv=None):
     for cell in ("rnn", "lstm", "gru"):
         metrics = train.main(given + budget + ["--cell", cell, "--output-dir", str(run_root / cell),
                                                "--export-dir", str(run_root / "saved_models")])
-        config, vocabulary, trained = train.load_trained(run_root / cell)
-        text = data.split_text(train.load_text(config), config.validation_fraction)[1]
+        config, vocabulary, trained = load_trained(run_root / cell)
+        text = data.split_text(data.load_text(config), config.validation_fraction)[1]
         ids = data.encode(text, vocabulary)
         starts = np.random.default_rng(0).integers(0, len(ids) - WINDOW - 1, size=64)
         windows = np.stack([ids[s:s + WINDOW + 1] for s in starts])

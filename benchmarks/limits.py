@@ -28,7 +28,7 @@ import urllib.request
 from PIL import Image
 
 from apps.captioner.caption import MAX_IMAGES
-from apps.char_lm import generate
+from apps.char_lm import serve as char_lm
 from apps.imdb_sentiment import train as imdb
 from apps.translator import translate
 from benchmarks.common import RESULTS, machine
@@ -74,11 +74,11 @@ def cases() -> list[dict]:
     review = "!" * imdb.MAX_TEXT_BYTES  # punctuation: every byte becomes a token, the costliest text
     over_texts, at_texts = [review] * (imdb.MAX_TEXTS + 1), [review] * imdb.MAX_TEXTS
     sentence, punctuation = "!" * translate.MAX_TEXT_BYTES, {"instances": ["!?." * 350_000] * 50}
-    rows = generate.MAX_GENERATED_CHARS // generate.MAX_NEW_CHARS
+    rows = char_lm.MAX_GENERATED_CHARS // char_lm.MAX_NEW_CHARS
     prompt = lambda prompts, count: {  # noqa: E731
         "inputs": {"prompt": prompts, "num_chars": count, "temperature": 1.0}}
     score = lambda texts: {"signature_name": "score", "inputs": {"text": texts}}  # noqa: E731
-    scored_rows = generate.MAX_SCORED_CHARS // generate.MAX_SCORE_CHARS
+    scored_rows = char_lm.MAX_SCORED_CHARS // char_lm.MAX_SCORE_CHARS
     side = int(MAX_PIXELS ** 0.5)
     tiny = b64(png(8, 8))
     table = [
@@ -91,21 +91,21 @@ def cases() -> list[dict]:
          {"instances": [sentence] * translate.MAX_TEXTS}),
         ("translator: bytes per text (cut)", "50 x 1 MB punctuation", "translator", punctuation),
         ("char_lm: prompts x num_chars", "over", "char_lm",
-         prompt(["ROMEO:"] * (rows + 1), generate.MAX_NEW_CHARS)),
+         prompt(["ROMEO:"] * (rows + 1), char_lm.MAX_NEW_CHARS)),
         ("char_lm: prompts x num_chars", "largest accepted", "char_lm",
-         prompt(["ROMEO:"] * rows, generate.MAX_NEW_CHARS)),
+         prompt(["ROMEO:"] * rows, char_lm.MAX_NEW_CHARS)),
         ("char_lm: prompts x num_chars", "issue: 1000 prompts x 2000", "char_lm", prompt(["x" * 2000] * 1000, 2000)),
-        ("char_lm: prompts per request", "over", "char_lm", prompt(["x" * 1000] * (generate.MAX_ROWS + 1), 1)),
+        ("char_lm: prompts per request", "over", "char_lm", prompt(["x" * 1000] * (char_lm.MAX_ROWS + 1), 1)),
         ("char_lm: prompts per request", "largest accepted", "char_lm",
-         prompt(["x" * 1000] * generate.MAX_ROWS, generate.MAX_GENERATED_CHARS // generate.MAX_ROWS)),
+         prompt(["x" * 1000] * char_lm.MAX_ROWS, char_lm.MAX_GENERATED_CHARS // char_lm.MAX_ROWS)),
         ("char_lm: prompt bytes (cut to the end)", "issue: 50 x 1 MB prompts", "char_lm",
          prompt(["x" * 2**20] * 50, 10)),
         ("char_lm: score texts x longest", "over", "char_lm",
-         score(["x" * generate.MAX_SCORE_CHARS] * (scored_rows + 1))),
+         score(["x" * char_lm.MAX_SCORE_CHARS] * (scored_rows + 1))),
         ("char_lm: score texts x longest", "largest accepted", "char_lm",
-         score(["x" * generate.MAX_SCORE_CHARS] * scored_rows)),
+         score(["x" * char_lm.MAX_SCORE_CHARS] * scored_rows)),
         ("char_lm: score texts x longest", "issue: 100 x 20,000", "char_lm", score(["x" * 20_000] * 100)),
-        ("char_lm: score texts per request", "over", "char_lm", score(["x"] * (generate.MAX_ROWS + 1))),
+        ("char_lm: score texts per request", "over", "char_lm", score(["x"] * (char_lm.MAX_ROWS + 1))),
         ("captioner: images per request", "over", "captioner", {"instances": [tiny] * (MAX_IMAGES + 1)}),
         ("captioner: images per request", "largest accepted", "captioner",
          {"signature_name": "greedy", "instances": [b64(png(side, side))] * MAX_IMAGES}),

@@ -95,6 +95,12 @@ def load_sample(max_chars: int) -> str:
     return "".join(parts)[:max_chars]
 
 
+def load_text(config) -> str:
+    """The text a run learns: the sample or the `--corpus`, cut to `--max-chars` when given."""
+    text = load_sample(config.sample_chars) if config.sample else load_corpus(config.corpus, config.data_dir)
+    return text[:config.max_chars] if config.max_chars else text
+
+
 def split_text(text: str, validation_fraction: float) -> tuple[str, str]:
     """(train, validation): validation is the last `validation_fraction` of the text."""
     cut = int(len(text) * (1 - validation_fraction))

@@ -3,7 +3,13 @@
 Usage:
     python apps/char_lm/interpret.py --run-dir runs/char_lm                  # validation text of the run
     python apps/char_lm/interpret.py --run-dir runs/char_lm --text-file some.py --units 12 301
-    python apps/char_lm/interpret.py --run-dir ... --out-dir apps/char_lm/images --png cells.png
+    python apps/char_lm/interpret.py --run-dir ... --chars 20000 --png cells_shakespeare.png
+        # the README's picture (on the tinyshakespeare run), which the README keeps in apps/char_lm/images/
+
+Why this file is part of the app (and not of benchmarks/): it is a tool for the user of a trained model,
+like predict.py. It takes any run folder and any text, measures nothing about speed or quality, and
+draws the README's "interpretable cells" picture (apps/char_lm/images/cells_shakespeare.png); the
+lessons' table of concepts points to it as the home of interpretable cells.
 
 For a text, it records every hidden unit's activation after each character (the `h` output of one
 recurrent layer), correlates each unit with simple features of the text, and draws the best units:
@@ -28,8 +34,8 @@ import pathlib
 import keras
 import numpy as np
 
-from apps.char_lm import data, train
-from apps.char_lm.model import recurrent_layers
+from apps.char_lm import data
+from apps.char_lm.model import load_trained, recurrent_layers
 
 QUOTES = {'"': '"', "'": "'", "“": "”"}
 OPEN, CLOSE = "([{", ")]}"
@@ -149,11 +155,11 @@ def main(argv=None):
     parser.add_argument("--draw-chars", type=int, default=600, help="characters shown per unit in the pictures")
     args = parser.parse_args(argv)
 
-    config, vocabulary, model = train.load_trained(args.run_dir)
+    config, vocabulary, model = load_trained(args.run_dir)
     if args.text_file:
         text = pathlib.Path(args.text_file).read_text(encoding="utf-8")
     else:
-        text = data.split_text(train.load_text(config), config.validation_fraction)[1]
+        text = data.split_text(data.load_text(config), config.validation_fraction)[1]
     text = text[:args.chars]
     activations = unit_activations(model, vocabulary, text, args.layer)
     ranking = rank_units(activations, text_features(text))

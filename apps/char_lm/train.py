@@ -17,92 +17,29 @@ exports saved_models/char_lm/<N>/ with three signatures:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from typing import ClassVar
-
-import keras
 
 from apps.char_lm import data
-from apps.char_lm.generate import CharStepper, export_endpoints
-from apps.char_lm.model import CELLS, ResetStates, build_model, reset_states
+from apps.char_lm.config import Config
+from apps.char_lm.model import ResetStates, build_model, compile_for_training, reset_states
+from apps.char_lm.serve import CharStepper, check_requests, export_endpoints
 from shared.runtime import distribute
-from shared.modeling.optimizer import make_optimizer
-from shared.runtime.config import load_config, TrainConfig, option, parse_config
+from shared.runtime.config import parse_config
+from shared.runtime.run import export_and_finish, start_run
 from shared.runtime.time_budget import TimeBudget
 from shared.runtime.training import fit
-from shared.runtime.run import export_and_finish, start_run
-
-
-# ---------------------------------------------------------------------------------------------- Config
-@dataclasses.dataclass(frozen=True)
-class Config(TrainConfig):
-    app: ClassVar[str] = "char_lm"
-    # --sample: small enough that the offline run takes about a minute on 2 cores.
-    SAMPLE: ClassVar[dict] = {"epochs": 3, "units": 256, "layers": 1, "dropout": 0.0, "batch_size": 32,
-                              "seq_length": 64}
-    QUICK: ClassVar[dict] = {"epochs": 1, "units": 32, "embedding_dim": 16, "layers": 1, "batch_size": 8,
-                             "seq_length": 50, "max_chars": 40000, "dropout": 0.0}
-
-    corpus: str = option("tinyshakespeare", "Which real text to learn (--sample overrides it).",
-                         choices=tuple(data.CORPORA))
-    epochs: int = option(24, "Passes over the text (~105 s each for the default model on 2 cores); "
-                             "with --max-train-minutes, whichever ends first.")
-    batch_size: int = option(64, "Parallel text streams: each batch row continues its own stream.")
-    seq_length: int = option(100, "TBPTT chunk: gradients flow back at most this many characters.")
-    embedding_dim: int = option(64, "Character vector size: ~65 characters need few dimensions.")
-    cell: str = option("lstm", "Recurrent cell; see benchmarks/char_lm_cells.py for the comparison.",
-                       choices=tuple(CELLS))
-    layers: int = option(2, "Stacked recurrent layers.")
-    units: int = option(512, "Units per recurrent layer.")
-    dropout: float = option(0.2, "Dropout after each recurrent layer: 1M characters overfit fast.")
-    lr_schedule: str = option("cosine", "Learning rate: cosine decay to 5 percent over the run, or constant.",
-                              choices=("cosine", "constant"))
-    learning_rate: float = option(2e-3, "Adam's initial step size.")
-    validation_fraction: float = option(0.1, "The last part of the text (10 percent), held out for validation.")
-    max_chars: int | None = option(None, "Use only the first this many characters (--quick sets it).")
-    sample_chars: int = option(300_000, "Characters of standard-library source that --sample reads.")
-    max_train_minutes: float | None = option(
-        None, "Stop training after this wall time (the last validation pass included); None: no limit.")
-    top_k: int = option(0, "Top-k cut used by serving_default (0: none; the generate signature takes its own).")
-
-    def __post_init__(self):
-        super().__post_init__()
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"--validation-fraction must be in (0, 1), got {self.validation_fraction}.")
-        if min(self.seq_length, self.units, self.layers, self.embedding_dim) < 1:
-            raise ValueError("--seq-length, --units, --layers and --embedding-dim must be at least 1.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}.")
-
-
-def load_text(config: Config) -> str:
-    text = data.load_sample(config.sample_chars) if config.sample else data.load_corpus(config.corpus,
-                                                                                          config.data_dir)
-    return text[:config.max_chars] if config.max_chars else text
-
-
-def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], keras.Model]:
-    """(config, vocabulary, stateless model with the run's weights) from a run folder."""
-    import pathlib
-
-    run_dir = pathlib.Path(run_dir)
-    config = load_config(run_dir, Config)
-    vocabulary = json.loads((run_dir / "vocabulary.json").read_text())
-    model = build_model(config, len(vocabulary) + 1)
-    model.load_weights(str(run_dir / "checkpoints" / f"{checkpoint}.weights.h5"))
-    return config, vocabulary, model
 
 
 def main(argv=None, extra_callbacks=()):
+    # -------------------------------------------------------------------------------------- Config
     config = parse_config(Config, argv, __doc__)
     run_dir = start_run(config)
     if not (run_dir / "backup").exists():  # a fresh start: forget earlier runs' training time
         (run_dir / "train_seconds.json").unlink(missing_ok=True)
 
     # ---------------------------------------------------------------------------------------- Data
-    text = load_text(config)
+    text = data.load_text(config)
     train_text, validation_text = data.split_text(text, config.validation_fraction)
     vocabulary = data.build_vocabulary(train_text)  # from the training part only
     (run_dir / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n")
@@ -118,16 +55,9 @@ def main(argv=None, extra_callbacks=()):
           f"{vocab_size} ids; {steps_per_epoch} TBPTT steps per epoch")
 
     # --------------------------------------------------------------------------------------- Model
-    learning_rate = config.learning_rate
-    if config.lr_schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.05)
     with distribute.scope():  # variables mirrored on every replica under --distribute
         model = build_model(config, vocab_size, batch_size=config.batch_size)  # stateful, per replica
-        # Mean over positions = the summed per-step loss / (batch x time): same gradient direction.
-        model.compile(optimizer=make_optimizer(learning_rate, config.clipnorm),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      jit_compile=False)  # XLA made the recurrent loop 2x slower on CPU (measured)
+        compile_for_training(model, config, steps_per_epoch)
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
@@ -158,11 +88,10 @@ def main(argv=None, extra_callbacks=()):
     inference = build_model(config, vocab_size)  # stateless twin: any batch size, same weights
     inference.set_weights(model.get_weights())
     stepper = CharStepper(inference, vocabulary)
-    return export_and_finish(
-        config, export_endpoints(stepper, seed=config.seed, top_k=config.top_k),
-        track=[stepper.lookup, inference], metrics=metrics,
-        check_request=[{"inputs": {"prompt": ["The "], "num_chars": 40, "temperature": 0.8}},
-                       {"signature_name": "score", "instances": [validation_text[:200]]}])
+    return export_and_finish(config, export_endpoints(stepper, seed=config.seed, top_k=config.top_k),
+                             track=[stepper.lookup, inference], metrics=metrics,
+                             check_request=check_requests(validation_text))
+
 
 if __name__ == "__main__":
     main()

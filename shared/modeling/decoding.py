@@ -1,9 +1,9 @@
-"""Decoding loops that run inside the graph: greedy and beam search, as `tf.while_loop`s.
+"""Decoding loops that run inside the graph: greedy, beam search and sampling, as `tf.while_loop`s.
 
-An autoregressive decoder (translator, captioner) produces one token per step and feeds it back. For
-TF Serving to return whole outputs in one call, that loop must be part of the exported graph. Both
-functions here take a `step_fn` and are plain TensorFlow (core ops only), so they trace into a
-SavedModel signature:
+An autoregressive decoder (translator, captioner, char_lm) produces one token per step and feeds it back.
+For TF Serving to return whole outputs in one call, that loop must be part of the exported graph. The
+loops here take a `step_fn` and are plain TensorFlow (core ops only), so they trace into a SavedModel
+signature:
 
     step_fn(token_ids [n], states) -> (logits [n, vocab], new states, extra [n, ...])
 
@@ -15,6 +15,13 @@ run at least one step (so an empty batch still has well-defined shapes).
 `no_repeat_ngram=n` (both loops; 0 turns it off) forbids any token that would write an n-gram the row
 has already written. A weak decoder otherwise loops ("a man in a red shirt and a red shirt and a red
 shirt ..."); the block is the standard remedy in captioning and summarization.
+
+Sampling (`sample_next`, one step; `sampling_decode`, the loop) draws each token from
+softmax(logits / temperature), optionally from the `top_k` likeliest tokens only. Low temperatures
+sharpen the distribution; below `GREEDY_BELOW` it is exactly greedy (argmax), the limit temperature -> 0.
+The draws are stateless (`tf.random.stateless_categorical`) and seeded by (seed, step), so the same
+request gives the same text, on any replica. Where greedy and beam search start from `start_id`,
+`sampling_decode` continues a prompt: it starts from the logits the prompt's last step produced.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import typing
 import tensorflow as tf
 
 NEG_INF = -1e9  # "impossible" as a finite number: sums of impossible scores stay finite, never NaN
+GREEDY_BELOW = 1e-3      # sampling temperatures below this are greedy decoding (the limit temperature -> 0)
+MAX_TEMPERATURE = 100.0  # temperatures are clipped to this: beyond it sampling is uniform to float precision
 
 
 def _ban(logits: tf.Tensor, banned_ids: typing.Sequence[int]) -> tf.Tensor:
@@ -173,3 +182,64 @@ def beam_search(step_fn, states, batch_size, beam_size: int, start_id: int, end_
     best = tf.argmax(normalized, axis=1, output_type=tf.int32)
     return (tf.gather(sequences, best, batch_dims=1), tf.gather(scores, best, batch_dims=1),
             tf.gather(history, best, batch_dims=1) if track else None)
+
+
+def sample_next(logits: tf.Tensor, temperature, top_k, seed, banned_ids: typing.Sequence[int] = ()) -> tf.Tensor:
+    """Next token ids [n] int32 drawn from logits [n, vocab]: top-k cut, then temperature, or greedy.
+
+    Args:
+        logits: one step's scores per row.
+        temperature: scalar; <= `GREEDY_BELOW` (or NaN) means argmax, else clipped to `MAX_TEMPERATURE`.
+        top_k: scalar int32; draw only from the k likeliest tokens. <= 0 or >= vocab: no cut.
+        seed: shape [2] int32/int64, the stateless random seed of this draw (e.g. [request seed, step]).
+        banned_ids: tokens never drawn, greedy included (an out-of-vocabulary id, padding).
+
+    Example:
+        >>> logits = tf.constant([[0.0, 1.0, 5.0, 2.0]])
+        >>> int(sample_next(logits, 0.0, 0, [0, 0])[0])            # greedy
+        2
+        >>> int(sample_next(logits, 1.0, 1, [0, 0], banned_ids=[2])[0])  # top-1 of what is allowed
+        3
+    """
+    vocab = tf.shape(logits)[1]
+    logits = _ban(logits, banned_ids)
+    greedy = tf.argmax(logits, axis=1, output_type=tf.int32)
+    k = tf.clip_by_value(top_k, 1, vocab)
+    kth_best = tf.math.top_k(logits, k=k).values[:, -1:]
+    use_top_k = tf.logical_and(top_k > 0, top_k < vocab)
+    logits = tf.where(tf.logical_and(use_top_k, logits < kth_best), tf.cast(NEG_INF, logits.dtype), logits)
+    safe_temperature = tf.clip_by_value(temperature, GREEDY_BELOW, MAX_TEMPERATURE)
+    sampled = tf.random.stateless_categorical(logits / safe_temperature, 1, seed=seed, dtype=tf.int32)[:, 0]
+    # NaN compares false, so a NaN temperature is greedy too.
+    return tf.where(temperature >= GREEDY_BELOW, sampled, greedy)
+
+
+def sampling_decode(step_fn, states, first_logits: tf.Tensor, steps, temperature, top_k, seed,
+                    banned_ids: typing.Sequence[int] = ()) -> tf.Tensor:
+    """Exactly `steps` tokens per row, each drawn by `sample_next` and fed back through `step_fn`.
+
+    Args:
+        step_fn: step_fn(token_ids [n], states) -> (logits [n, vocab], new states, extra); extra is ignored.
+        states: the states after the prompt (any nest of [n, ...] tensors).
+        first_logits: [n, vocab], what the prompt's last step predicted: the first token is drawn from it.
+        steps: scalar int32 >= 0, how many tokens to draw (no end token: the caller says how many).
+        temperature, top_k, banned_ids: as `sample_next`.
+        seed: scalar int64; step t draws with the stateless seed (seed, t).
+
+    Returns:
+        tokens [n, steps] int32 ([n, 0] when steps is 0).
+    """
+    seed = tf.cast(seed, tf.int64)
+    rows = tf.shape(first_logits)[0]
+
+    def write_token(t, states, logits, written):
+        token_ids = sample_next(logits, temperature, top_k, tf.stack([seed, tf.cast(t, tf.int64)]), banned_ids)
+        logits, states, _ = step_fn(token_ids, states)
+        return t + 1, states, logits, written.write(t, token_ids)
+
+    written = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None]))
+    _, _, _, written = tf.while_loop(lambda t, *_: t < steps, write_token,
+                                     (tf.constant(0), states, first_logits, written))
+    # An empty TensorArray cannot stack (its element shape is unknown): steps <= 0 skips it.
+    tokens = tf.cond(steps > 0, written.stack, lambda: tf.zeros([0, rows], tf.int32))  # [steps, n]
+    return tf.transpose(tokens)

@@ -1,6 +1,6 @@
 """Property tests of the char_lm export over REST: any prompt and any numbers in, bounded text out.
 
-The export's documented bounds (apps/char_lm/generate.py) are the properties: a continuation has exactly
+The export's documented bounds (apps/char_lm/serve.py) are the properties: a continuation has exactly
 clip(num_chars, 0, 2000) characters whatever the prompt and the temperature (NaN and infinity included),
 and `score` counts min(characters, 20000) of each text.
 """

@@ -14,7 +14,7 @@ import tensorflow as tf
 from PIL import Image
 
 from apps.captioner.caption import MAX_IMAGES
-from apps.char_lm import generate
+from apps.char_lm import serve as char_lm
 from apps.imdb_sentiment import train as imdb
 from apps.translator import translate
 from shared.runtime.serving import bare_tf_server
@@ -79,39 +79,39 @@ def _generate(prompts, num_chars, temperature=1.0):
 
 
 def test_generated_characters_per_request(served):
-    per_prompt = generate.MAX_NEW_CHARS
-    rows = generate.MAX_GENERATED_CHARS // per_prompt
+    per_prompt = char_lm.MAX_NEW_CHARS
+    rows = char_lm.MAX_GENERATED_CHARS // per_prompt
     texts = served("char_lm").answer(_generate(["ROMEO:"] * rows, per_prompt))
     assert [len(text) for text in texts] == [per_prompt] * rows
     message = served("char_lm").error(_generate(["ROMEO:"] * (rows + 1), per_prompt))
-    assert f"limit: at most {generate.MAX_GENERATED_CHARS:,} generated characters" in message
+    assert f"limit: at most {char_lm.MAX_GENERATED_CHARS:,} generated characters" in message
     # num_chars beyond MAX_NEW_CHARS is clipped before it is counted.
     assert len(served("char_lm").answer(_generate(["x"], 10**9))[0]) == per_prompt
 
 
 def test_prompts_per_request(served):
-    assert len(served("char_lm").answer(_generate(["a"] * generate.MAX_ROWS, 1))) == generate.MAX_ROWS
-    message = served("char_lm").error(_generate(["a"] * (generate.MAX_ROWS + 1), 0))
-    assert f"limit: at most {generate.MAX_ROWS} prompts per request" in message
+    assert len(served("char_lm").answer(_generate(["a"] * char_lm.MAX_ROWS, 1))) == char_lm.MAX_ROWS
+    message = served("char_lm").error(_generate(["a"] * (char_lm.MAX_ROWS + 1), 0))
+    assert f"limit: at most {char_lm.MAX_ROWS} prompts per request" in message
 
 
 def test_a_huge_prompt_reads_as_its_last_characters(served):
-    prompt = "é" * 400_000 + "漢" * generate.MAX_PROMPT_CHARS  # 2-byte then 3-byte characters
+    prompt = "é" * 400_000 + "漢" * char_lm.MAX_PROMPT_CHARS  # 2-byte then 3-byte characters
     # Greedy (temperature 0): sampled rows of one batch draw different random numbers.
-    texts = served("char_lm").answer(_generate([prompt, prompt[-generate.MAX_PROMPT_CHARS:]], 20, 0.0))
+    texts = served("char_lm").answer(_generate([prompt, prompt[-char_lm.MAX_PROMPT_CHARS:]], 20, 0.0))
     assert texts[0] == texts[1]
 
 
 def test_scored_characters_per_request(served):
-    rows = generate.MAX_SCORED_CHARS // generate.MAX_SCORE_CHARS
+    rows = char_lm.MAX_SCORED_CHARS // char_lm.MAX_SCORE_CHARS
     text = "to be or not " * 3000  # 39,000 characters: each read up to MAX_SCORE_CHARS
     scores = served("char_lm").answer({"signature_name": "score", "inputs": {"text": [text] * rows}})
-    assert scores["num_chars"] == [generate.MAX_SCORE_CHARS] * rows
+    assert scores["num_chars"] == [char_lm.MAX_SCORE_CHARS] * rows
     message = served("char_lm").error({"signature_name": "score", "inputs": {"text": [text] * (rows + 1)}})
-    assert f"limit: at most {generate.MAX_SCORED_CHARS:,} scored characters" in message
+    assert f"limit: at most {char_lm.MAX_SCORED_CHARS:,} scored characters" in message
     message = served("char_lm").error({"signature_name": "score", "inputs": {
-        "text": ["ab"] * (generate.MAX_ROWS + 1)}})
-    assert f"limit: at most {generate.MAX_ROWS} texts per request" in message
+        "text": ["ab"] * (char_lm.MAX_ROWS + 1)}})
+    assert f"limit: at most {char_lm.MAX_ROWS} texts per request" in message
 
 
 # ------------------------------------------------------------------------------------------ captioner

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.char_lm import data, generate, predict, train
-from apps.char_lm.model import build_model, reset_states
+from apps.char_lm import data, predict, serve, train
+from apps.char_lm.config import Config
+from apps.char_lm.model import build_model, load_trained, reset_states
+from shared.runtime.config import parse_config
 from shared.runtime.data import DataCorruptError, DataNotFoundError
 from shared.runtime.grpc_server import grpc_server
 from shared.runtime.serving import bare_tf_server, check_saved_model
@@ -105,7 +107,7 @@ def test_generation_is_reproducible_with_a_seed(served):
 
 def test_temperature_towards_zero_is_greedy_decoding(quick_run, served):
     """The served text at temperature 0 (and 1e-5) equals argmax decoding with the Keras model."""
-    _, vocabulary, model = train.load_trained(quick_run[0] / "run")
+    _, vocabulary, model = load_trained(quick_run[0] / "run")
     prompt = "class Foo:\n    def "
     ids = list(data.encode(prompt, vocabulary))
     greedy = []
@@ -124,7 +126,7 @@ def test_top_k_one_is_greedy(served):
 
 
 def test_score_matches_the_keras_model(quick_run, served):
-    _, vocabulary, model = train.load_trained(quick_run[0] / "run")
+    _, vocabulary, model = load_trained(quick_run[0] / "run")
     text = "print('hello')\n"
     ids = data.encode(text, vocabulary)
     inputs = np.concatenate([data.encode("\n", vocabulary), ids[:-1]])[None]
@@ -162,10 +164,10 @@ def test_bad_inputs_are_bounded_in_a_bare_tf_process(quick_run):
     texts = results[0]["response"]["outputs"] + results.pop(1)["response"]["outputs"]
     assert len(texts) == 4 and all(len(t) == 30 for t in texts)
     assert results[1]["response"]["outputs"] == [""]
-    assert len(results[2]["response"]["outputs"][0]) == generate.MAX_NEW_CHARS
+    assert len(results[2]["response"]["outputs"][0]) == serve.MAX_NEW_CHARS
     assert len(results[3]["response"]["outputs"][0]) == 20
     scores = results[4]["response"]["outputs"]
-    assert scores["num_chars"] == [4, generate.MAX_SCORE_CHARS]
+    assert scores["num_chars"] == [4, serve.MAX_SCORE_CHARS]
     assert all(np.isfinite(scores["bits_per_char"]))
 
 
@@ -236,7 +238,7 @@ def test_real_corpora_load_as_documented():
 
 def test_help_lists_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_:
-        train.parse_config(train.Config, ["--help"])
+        parse_config(Config, ["--help"])
     assert exit_.value.code == 0
     assert "--seq-length" in capsys.readouterr().out
 

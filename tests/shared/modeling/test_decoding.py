@@ -1,9 +1,10 @@
-"""In-graph greedy and beam search on a toy step function whose best answers are known."""
+"""In-graph greedy, beam search and sampling on toy step functions whose answers are known."""
 
 import numpy as np
 import tensorflow as tf
 
-from shared.modeling.decoding import beam_search, greedy_decode, tile_beams
+from shared.modeling.decoding import (GREEDY_BELOW, beam_search, greedy_decode, sample_next, sampling_decode,
+                                      tile_beams)
 
 PAD, START, END = 0, 2, 3
 
@@ -77,3 +78,90 @@ def test_no_repeat_ngram_breaks_loops_in_greedy_and_beam():
     row = [int(t) for t in tokens.numpy()[0] if t != 0]
     bigrams = [tuple(row[i:i + 2]) for i in range(len(row) - 1)]
     assert len(bigrams) == len(set(bigrams)) and row[-1] == 1, row
+
+
+# ------------------------------------------------------------------------------------------ sampling
+def _spread_logits(rows=64, vocab=12, seed=0):
+    """Rows of logits with no ties, all within 2 nats, so every token has a real chance at temperature 1."""
+    return tf.constant(np.random.default_rng(seed).uniform(-1, 1, size=(rows, vocab)), tf.float32)
+
+
+def test_temperatures_below_the_threshold_and_nan_are_greedy():
+    logits = _spread_logits()
+    argmax = np.argmax(logits.numpy(), axis=1)
+    for temperature in (0.0, -3.0, GREEDY_BELOW / 2, float("nan")):
+        for seed in ([0, 0], [5, 9]):
+            np.testing.assert_array_equal(sample_next(logits, tf.constant(temperature), tf.constant(0), seed),
+                                          argmax)
+    # Just above the threshold the draw is a sample, but of a distribution sharp enough to be argmax too.
+    np.testing.assert_array_equal(sample_next(logits * 100, tf.constant(GREEDY_BELOW * 2), 0, [0, 0]), argmax)
+    # At temperature 1 the draws of 64 spread-out rows do leave the argmax: the threshold is what made it greedy.
+    assert (sample_next(logits, tf.constant(1.0), tf.constant(0), [0, 0]).numpy() != argmax).any()
+
+
+def test_top_k_never_leaves_the_k_best():
+    logits = _spread_logits(rows=200)
+    order = np.argsort(-logits.numpy(), axis=1)
+    for k in (1, 2, 5):
+        drawn = np.concatenate([sample_next(logits, tf.constant(10.0), tf.constant(k), [seed, 1]).numpy()[:, None]
+                                for seed in range(5)], axis=1)  # a high temperature: nearly uniform
+        allowed = order[:, :k]
+        assert all(set(row) <= set(best) for row, best in zip(drawn, allowed)), k
+        if k > 1:  # and it does use more than the best one
+            assert (drawn != order[:, :1]).any()
+    # 0, negative and >= vocab mean no cut: tokens outside the 5 best are drawn.
+    for k in (0, -4, 12, 1000):
+        drawn = sample_next(logits, tf.constant(10.0), tf.constant(k), [0, 1]).numpy()
+        assert any(token not in best for token, best in zip(drawn, order[:, :5])), k
+
+
+def test_banned_id_is_never_drawn_even_when_it_is_the_best():
+    logits = _spread_logits(rows=300).numpy()
+    logits[:, 0] = 50.0  # the out-of-vocabulary id is by far the likeliest
+    logits = tf.constant(logits)
+    for temperature, top_k in ((0.0, 0), (1.0, 0), (100.0, 0), (1e30, 0), (1.0, 1), (5.0, 3)):
+        drawn = sample_next(logits, tf.constant(temperature), tf.constant(top_k), [3, 4], banned_ids=[0]).numpy()
+        assert (drawn != 0).all(), (temperature, top_k)
+    assert (sample_next(logits, tf.constant(1.0), tf.constant(0), [3, 4]).numpy() == 0).all()  # without the ban
+
+
+def test_same_seed_same_draw_other_seed_other_draw():
+    logits = _spread_logits(rows=100)
+    first = sample_next(logits, tf.constant(1.0), tf.constant(0), tf.constant([7, 0], tf.int64)).numpy()
+    again = sample_next(logits, tf.constant(1.0), tf.constant(0), tf.constant([7, 0], tf.int64)).numpy()
+    other = sample_next(logits, tf.constant(1.0), tf.constant(0), tf.constant([8, 0], tf.int64)).numpy()
+    np.testing.assert_array_equal(first, again)
+    assert (first != other).any()
+
+
+def _counting_step(vocab=6):
+    """A step that prefers token (previous + 1) mod vocab, and counts its calls in the state."""
+    def step(tokens, states):
+        logits = tf.one_hot((tokens + 1) % vocab, vocab) * 4.0
+        return logits, [states[0] + 1], None
+    return step
+
+
+def test_sampling_decode_feeds_each_draw_back_and_is_reproducible():
+    first_logits = tf.one_hot([2, 4], 6) * 4.0  # row 0 starts at 2, row 1 at 4
+    states = [tf.zeros([2])]
+    greedy = sampling_decode(_counting_step(), states, first_logits, tf.constant(5), tf.constant(0.0),
+                             tf.constant(0), tf.constant(0, tf.int64))
+    assert greedy.numpy().tolist() == [[2, 3, 4, 5, 0], [4, 5, 0, 1, 2]]  # each token follows the last
+    banned = sampling_decode(_counting_step(), states, first_logits, tf.constant(5), tf.constant(0.0),
+                             tf.constant(0), tf.constant(0, tf.int64), banned_ids=[0])
+    assert 0 not in banned.numpy()
+    run = tf.function(lambda seed: sampling_decode(_counting_step(), states, first_logits, tf.constant(30),
+                                                   tf.constant(2.0), tf.constant(0), seed))
+    sampled = run(tf.constant(7, tf.int64)).numpy()
+    np.testing.assert_array_equal(sampled, run(tf.constant(7, tf.int64)).numpy())
+    assert (sampled != run(tf.constant(8, tf.int64)).numpy()).any()
+    # Step t draws with the seed (seed, t): the first two tokens, redrawn by hand.
+    first = sample_next(first_logits, tf.constant(2.0), tf.constant(0), tf.constant([7, 0], tf.int64))
+    second_logits, _, _ = _counting_step()(first, states)
+    second = sample_next(second_logits, tf.constant(2.0), tf.constant(0), tf.constant([7, 1], tf.int64))
+    np.testing.assert_array_equal(sampled[:, :2], np.stack([first, second], axis=1))
+    assert sampled.shape == (2, 30)
+    empty = sampling_decode(_counting_step(), states, first_logits, tf.constant(0), tf.constant(1.0),
+                            tf.constant(0), tf.constant(0, tf.int64))
+    assert empty.shape == (2, 0)

@@ -1,4 +1,4 @@
-"""Text generation and scoring as TensorFlow graphs: what the SavedModel serves.
+"""Text generation and scoring as TensorFlow graphs: what the SavedModel serves, and its example requests.
 
 Generation runs entirely inside the graph, so one TF Serving request returns the whole continuation:
 
@@ -6,8 +6,9 @@ Generation runs entirely inside the graph, so one TF Serving request returns the
     repeat num_chars times (tf.while_loop):  sample id from logits / temperature  ->  feed it back  -> logits
 
 One step (`CharStepper.step`) runs the trained layers' *cells* on one character per row: embedding ->
-cell of every recurrent layer -> dense. No Python runs per character. Sampling is reproducible: the
-random draws are stateless (`tf.random.stateless_categorical`) and seeded by (seed, step).
+cell of every recurrent layer -> dense. No Python runs per character. The sampling loop is
+`shared.modeling.decoding.sampling_decode` (temperature, top-k, greedy), reproducible: the random draws
+are stateless (`tf.random.stateless_categorical`) and seeded by (seed, step).
 
 Bounded behaviour for bad input (documented in the README):
     rows         at most MAX_ROWS prompts (or texts to score) per request, else InvalidArgument
@@ -21,7 +22,11 @@ Bounded behaviour for bad input (documented in the README):
     characters   unknown to the vocabulary (and invalid UTF-8, decoded as U+FFFD) map to the OOV id 0;
                  the model never *generates* OOV
     temperature  <= GREEDY_BELOW means greedy (argmax); clipped to at most MAX_TEMPERATURE; NaN: greedy
+                 (both constants live in shared/modeling/decoding.py)
     top_k        <= 0 or >= vocabulary size: no top-k cut
+
+`example_requests()` are the requests everyone sends this export: apps/run_all.py's demo first, then the
+ones train.py checks the export with (in a TensorFlow-only process) and writes as TF Serving warm-up records.
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from apps.char_lm.model import recurrent_layers
+from shared.modeling.cells import state_count
+from shared.modeling.decoding import sampling_decode
 from shared.modeling.limits import at_most_rows, check_at_most, guarded
 from shared.modeling.text import controls_to_spaces, cut_bytes
+from shared.runtime.serving import ExampleRequest
 
 MAX_NEW_CHARS = 2000       # the most characters one request may generate
 MAX_PROMPT_CHARS = 1000    # a longer prompt is cut to its end (the part the next character depends on)
@@ -43,10 +50,8 @@ MAX_ROWS = 64              # prompts (or texts to score) per request
 MAX_GENERATED_CHARS = 32000  # rows x num_chars per request: e.g. 16 x 2000 or 64 x 500 (~3 s on 2 cores)
 MAX_SCORED_CHARS = 40000   # rows x longest scored text per request: the model runs over all of it at once
 UTF8_MAX_BYTES = 4         # a character's UTF-8 bytes at most: N characters fit in 4 N bytes
-GREEDY_BELOW = 1e-3        # temperatures below this are greedy decoding (the limit temperature -> 0)
-MAX_TEMPERATURE = 100.0    # beyond this, sampling is uniform to float precision anyway
 START_CHAR = "\n"          # what an empty prompt (and `score`) starts from
-_NEG = -1e9                # "impossible" logit (finite, so no inf - inf = NaN)
+OOV_ID = 0                 # unknown characters read as this id; the generator never draws it
 
 
 class CharStepper:
@@ -73,23 +78,18 @@ class CharStepper:
     # ------------------------------------------------------------------------------- the step
     def zero_state(self, batch) -> list[tf.Tensor]:
         """The flat list of recurrent state tensors (LSTM: h and c per layer; GRU/RNN: h)."""
-        states = []
-        for cell in self.cells:
-            sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
-            states += [tf.zeros([batch, size]) for size in sizes]
-        return states
+        return [state for cell in self.cells for state in cell.get_initial_state(batch)]
 
     def step(self, ids, states):
-        """ids [batch] -> (logits [batch, vocab], new flat states)."""
+        """ids [batch] -> (logits [batch, vocab], new flat states, None): the decoding step contract."""
         x = self.embedding(ids, training=False)
         new_states, offset = [], 0
         for cell in self.cells:
-            count = len(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else 1
+            count = state_count(cell)
             x, cell_states = cell(x, list(states[offset:offset + count]), training=False)
-            cell_states = cell_states if isinstance(cell_states, (list, tuple)) else [cell_states]
-            new_states += list(cell_states)
+            new_states += list(cell_states)  # a list of states in, a list out (GRU and RNN: [h])
             offset += count
-        return self.dense(x), new_states
+        return self.dense(x), new_states, None
 
     # ------------------------------------------------------------------------------- helpers
     def encode_prompts(self, prompt, max_chars):
@@ -106,21 +106,6 @@ class CharStepper:
         ids = tf.pad(ids, [[0, 0], [0, 1]], constant_values=self.start_id)
         return ids, tf.cast(tf.minimum(lengths, max_chars), tf.int32)
 
-    def sample(self, logits, temperature, top_k, seed):
-        """Next ids [batch] from logits [batch, vocab]: top-k cut, temperature, or greedy."""
-        vocab = tf.shape(logits)[1]
-        logits = tf.concat([tf.fill([tf.shape(logits)[0], 1], _NEG), logits[:, 1:]], axis=1)  # never OOV
-        greedy = tf.argmax(logits, axis=1, output_type=tf.int32)
-        k = tf.clip_by_value(top_k, 1, vocab)
-        kth_best = tf.math.top_k(logits, k=k).values[:, -1:]
-        use_top_k = tf.logical_and(top_k > 0, top_k < vocab)
-        logits = tf.where(tf.logical_and(use_top_k, logits < kth_best), _NEG, logits)
-        safe_temperature = tf.clip_by_value(temperature, GREEDY_BELOW, MAX_TEMPERATURE)
-        sampled = tf.random.stateless_categorical(logits / safe_temperature, 1, seed=seed,
-                                                  dtype=tf.int32)[:, 0]
-        # NaN compares false, so a NaN temperature is greedy too.
-        return tf.where(temperature >= GREEDY_BELOW, sampled, greedy)
-
     # ------------------------------------------------------------------------------- signatures
     def generate(self, prompt, num_chars, temperature, top_k, seed):
         """Strings [batch] -> generated continuations [batch] (the prompt is not repeated)."""
@@ -135,7 +120,7 @@ class CharStepper:
         vocab = len(self.vocabulary) + 1
 
         def read_prompt(t, states, last_logits):
-            logits, new_states = self.step(ids[:, t], states)
+            logits, new_states, _ = self.step(ids[:, t], states)
             active = tf.expand_dims(t < lengths, 1)  # rows whose prompt is still being read
             states = [tf.where(active, new, old) for new, old in zip(new_states, states)]
             return t + 1, states, tf.where(active, logits, last_logits)
@@ -143,21 +128,9 @@ class CharStepper:
         _, states, logits = tf.while_loop(
             lambda t, *_: t < tf.reduce_max(lengths), read_prompt,
             (tf.constant(0), self.zero_state(batch), tf.zeros([batch, vocab])))
-
-        seed = tf.cast(seed, tf.int64)
-
-        def write_char(t, states, logits, generated):
-            next_ids = self.sample(logits, temperature, top_k, tf.stack([seed, tf.cast(t, tf.int64)]))
-            logits, states = self.step(next_ids, states)
-            return t + 1, states, logits, generated.write(t, next_ids)
-
-        generated = tf.TensorArray(tf.int32, size=steps, element_shape=tf.TensorShape([None]))
-        _, _, _, generated = tf.while_loop(lambda t, *_: t < steps, write_char,
-                                           (tf.constant(0), states, logits, generated))
-        # An empty TensorArray cannot stack (its element shape is unknown): num_chars <= 0 skips it.
-        new_ids = tf.cond(steps > 0, generated.stack, lambda: tf.zeros([0, batch], tf.int32))
-        chars = tf.gather(self.id_to_char, tf.transpose(new_ids))
-        return tf.strings.reduce_join(chars, axis=1)
+        new_ids = sampling_decode(self.step, states, logits, steps, temperature, top_k, seed,
+                                  banned_ids=[OOV_ID])
+        return tf.strings.reduce_join(tf.gather(self.id_to_char, new_ids), axis=1)
 
     def score(self, text):
         """Strings [batch] -> (bits per character [batch], characters scored [batch]).
@@ -215,25 +188,27 @@ def export_endpoints(stepper: CharStepper, seed: int, top_k: int) -> dict:
     }
 
 
-def python_loop_generate(stepper: CharStepper, prompt: str, num_chars: int, temperature: float,
-                         seed: int = 0, batch: int = 1) -> list[str]:
-    """The baseline the in-graph loop is measured against: one compiled step per Python iteration.
+def example_requests(score_text: str | None = None) -> list[ExampleRequest]:
+    """The requests this export is shown, checked and warmed with (first: serving_default).
 
-    Same weights and the same step as the export, but the loop, the sampling and the decoding run in
-    Python and NumPy, as in a classic `for i in range(n): model(...)` generator.
+    [0] apps/run_all.py's demo: two Python openings for the `--sample` model (trained on Python source).
+        A minute of training gives a weak model: temperature 0.5 keeps its samples to what it is sure of.
+    [1:] what train.py checks the export with and writes as warm-up records (`check_requests`): a short
+        serving_default continuation, and, given `score_text` (the run's validation text), `score` of it.
     """
-    step = tf.function(stepper.step, reduce_retracing=True)
-    rng = np.random.default_rng(seed)
-    ids, _ = stepper.encode_prompts(tf.constant([prompt or START_CHAR] * batch), MAX_PROMPT_CHARS)
-    states = stepper.zero_state(batch)
-    for t in range(ids.shape[1]):
-        logits, states = step(ids[:, t], states)
-    out = []
-    for _ in range(num_chars):
-        logits = logits.numpy()[:, 1:] / max(temperature, GREEDY_BELOW)
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        next_ids = np.array([rng.choice(len(p), p=p) for p in probs], np.int32) + 1
-        out.append(next_ids)
-        logits, states = step(tf.constant(next_ids), states)
-    return ["".join(stepper.vocabulary[i - 1] for i in row) for row in np.array(out).T]
+    requests = [
+        # Scalar inputs (num_chars, temperature) exist only in TF Serving's columnar form, "inputs".
+        ExampleRequest({"inputs": {"prompt": ["def ", "class "], "num_chars": 120, "temperature": 0.5}},
+                       ["def ", "class "]),
+        ExampleRequest({"inputs": {"prompt": ["The "], "num_chars": 40, "temperature": 0.8}}, ["The "]),
+    ]
+    if score_text is not None:
+        text = score_text[:200]
+        requests.append(ExampleRequest({"signature_name": "score", "instances": [text]},
+                                       [f"bits per character of {text[:40]!r}..."]))
+    return requests
+
+
+def check_requests(score_text: str) -> list[dict]:
+    """The bodies train.py checks the export with and records as its TF Serving warm-up: example_requests()[1:]."""
+    return [request.body for request in example_requests(score_text)[1:]]
