@@ -16,7 +16,7 @@ from apps.char_lm.model import build_model, load_trained, reset_states
 from shared.runtime.config import parse_config
 from shared.runtime.data import DataCorruptError, DataNotFoundError
 from shared.runtime.grpc_server import grpc_server
-from shared.runtime.serving import bare_tf_server, check_saved_model
+from shared.runtime.serving import ExampleRequest, bare_tf_server, check_saved_model
 from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
@@ -84,6 +84,23 @@ def test_quick_offline_path_writes_everything(quick_run):
     assert [(log.predict_log.request.model_spec.name, log.predict_log.request.model_spec.signature_name)
             for log in logs] == [("char_lm", "serving_default"), ("char_lm", "score")]
     assert not (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # scalar inputs: unbatched
+
+
+def test_example_requests_are_run_alls_demo_then_the_export_checks(quick_run, served):
+    """The first request is apps/run_all.py's demo; the rest are exactly what train.py checked and warmed."""
+    requests = serve.example_requests("x" * 300)
+    assert requests[0] == ExampleRequest(
+        {"inputs": {"prompt": ["def ", "class "], "num_chars": 120, "temperature": 0.5}}, ["def ", "class "])
+    assert [r.body for r in requests[1:]] == serve.check_requests("x" * 300)
+    assert requests[-1].body == {"signature_name": "score", "instances": ["x" * 200]}
+    assert len(serve.example_requests()) == 2  # without a text to score, no score request
+    logs = read_warmup_file(quick_run[1]["export_path"])
+    assert len(logs) == len(requests) - 1
+    demo = requests[0].body["inputs"]
+    texts = served.signatures["serving_default"](prompt=tf.constant(demo["prompt"]),
+                                                 num_chars=tf.constant(demo["num_chars"]),
+                                                 temperature=tf.constant(demo["temperature"]))["text"].numpy()
+    assert [len(t.decode("utf-8")) for t in texts] == [120, 120]
 
 
 def _generate(served, prompts, num_chars, temperature, top_k=0, seed=0):
