@@ -18,7 +18,9 @@ import time
 import numpy as np
 
 from apps.imdb_sentiment import data, train
+from apps.imdb_sentiment.config import Config
 from benchmarks.common import write_result
+from shared.runtime.config import parse_config
 from shared.runtime.plots import plot_history
 from shared.runtime.serving import check_saved_model
 
@@ -46,7 +48,7 @@ def main(argv=None):
     metrics = train.main(argv)
     total_seconds = time.perf_counter() - started
 
-    config = train.parse_config(train.Config, argv)
+    config = parse_config(Config, argv)
     test = data.load_sample(config.seed)["test"] if config.sample else data.load_real(config.data_dir)["test"]
     # Real reviews of typical length for the latency figures (a seeded pick from the test split).
     picks = [test.texts[i] for i in np.random.default_rng(0).permutation(len(test.texts))[:64]]

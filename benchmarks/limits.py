@@ -29,7 +29,7 @@ from PIL import Image
 
 from apps.captioner.caption import MAX_IMAGES
 from apps.char_lm import serve as char_lm
-from apps.imdb_sentiment import train as imdb
+from apps.imdb_sentiment import serve as imdb
 from apps.translator import translate
 from benchmarks.common import RESULTS, machine
 from shared.runtime import bare_tf

@@ -25,6 +25,7 @@ import typing
 import numpy as np
 import tensorflow as tf
 
+from shared.modeling.text import truncate_ids
 from shared.runtime.data import DataCorruptError, check_counts, read_jsonl_gz, require_keys, resolve_data_dir
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -163,6 +164,14 @@ def limit(reviews: Reviews, count: int | None) -> Reviews:
     if count is None:
         return reviews
     return Reviews(reviews.texts[:count], reviews.labels[:count])
+
+
+def encode(vectorizer, texts, config) -> tf.Tensor:
+    """Review strings -> token ids [batch, at most config.max_tokens], cut as `--keep` says.
+
+    One function for training and serving (serve.py), so the export reads a review exactly as training did.
+    """
+    return truncate_ids(vectorizer(texts), config.max_tokens, config.keep)
 
 
 def make_dataset(token_ids: tf.Tensor, labels: np.ndarray, batch_size: int, *, training: bool,

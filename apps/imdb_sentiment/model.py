@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import keras
 
+from shared.modeling.cells import recurrent_layer
 from shared.modeling.embeddings import TokenEmbedding
 from shared.modeling.masking import MaskedGlobalPooling
-from shared.modeling.cells import CELLS
-
 
 
 def build_model(config, vocab_size: int) -> keras.Model:
@@ -27,8 +26,9 @@ def build_model(config, vocab_size: int) -> keras.Model:
                        name="token_embedding")(token_ids)
     for index in range(config.layers):
         top = index == config.layers - 1
-        recurrent = CELLS[config.cell](config.units, return_sequences=not (top and config.pooling == "last"),
-                                       name=f"{config.cell}_{index}")
+        recurrent = recurrent_layer(config.cell, config.units,
+                                    return_sequences=not (top and config.pooling == "last"),
+                                    name=f"{config.cell}_{index}")
         if config.bidirectional:
             recurrent = keras.layers.Bidirectional(recurrent, name=f"bidirectional_{index}")
         x = recurrent(x)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.imdb_sentiment import data, predict, train
+from apps.imdb_sentiment import data, predict, serve, train
+from apps.imdb_sentiment.config import Config
 from apps.imdb_sentiment.model import build_model
 from shared.runtime.config import parse_config
 from shared.runtime.data import DataCorruptError, DataNotFoundError
@@ -63,19 +64,33 @@ def test_bad_inputs_get_answers_in_a_bare_tf_process(quick_run):
         assert answer["label"] == ("positive" if answer["probability"] >= 0.5 else "negative")
 
 
+def test_every_example_request_is_answered_in_a_bare_tf_process(quick_run):
+    """serve.example_requests(): the demo first (run_all's reviews), the check request last; one answer per
+    line of `shows`, and the check request is the export's one warm-up record."""
+    export = quick_run[1]["export_path"]
+    requests = serve.example_requests()
+    assert requests[0].body == {"instances": ["At first the plot was dull, but in the end it was wonderful.",
+                                              "The acting was never good."]}
+    assert requests[-1].body == {"instances": ["A moving, beautiful film.", ""]}
+    report = check_saved_model(export, [request.body for request in requests])
+    for request, result in zip(requests, report["results"], strict=True):
+        assert result["status"] == 200, result
+        assert len(result["response"]["predictions"]) == len(request.shows) == len(request.body["instances"])
+    assert quick_run[1]["bare_tf_check"] == report["results"][-1]["response"]
+    (log,) = read_warmup_file(export)
+    assert list(log.predict_log.request.inputs["text"].string_val) == [b"A moving, beautiful film.", b""]
+
+
 def test_export_round_trip_equals_the_keras_model(tmp_path):
     """The served signature gives the Keras model's own predictions (tokenization included)."""
-    config = parse_config(train.Config, _argv(tmp_path, "--sample"))
+    config = parse_config(Config, _argv(tmp_path, "--sample"))
     reviews = data.sample_reviews(64, seed=0)
     vectorizer = make_word_vectorizer(200, reviews.texts)
     model = build_model(config, vectorizer.vocabulary_size())
     texts = reviews.texts[:8] + ["", "Utterly unknown zebra words"]
     token_ids = truncate_ids(vectorizer(tf.constant(texts)), config.max_tokens, config.keep)
     expected = model.predict(token_ids, verbose=0).reshape(-1)
-    serve = train.make_serving_function(vectorizer, model, config)
-    path = export_saved_model(
-        config, {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="text")])},
-        track=[vectorizer, model])
+    path = export_saved_model(config, serve.export_endpoints(vectorizer, model, config), track=[vectorizer, model])
     served = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(texts))
     # Row 8 ("") is empty: the served graph feeds it one OOV token instead of nothing.
     np.testing.assert_allclose(served["probability"].numpy()[:8], expected[:8], rtol=1e-5, atol=1e-6)

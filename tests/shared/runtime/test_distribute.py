@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from apps.imdb_sentiment import train
+from apps.imdb_sentiment.config import Config
 from shared.runtime import distribute
 from shared.runtime.config import parse_config
 from tests.conftest import REPO
@@ -51,24 +52,24 @@ def test_bad_tf_config_and_flag_give_clear_errors(monkeypatch):
         distribute.read_tf_config({"TF_CONFIG": _tf_config(5)})
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="needs the TF_CONFIG"):
-        parse_config(train.Config, ["--distribute", "multi-worker"])
+        parse_config(Config, ["--distribute", "multi-worker"])
     with pytest.raises(SystemExit):  # argparse rejects an unknown strategy
-        parse_config(train.Config, ["--distribute", "horovod"])
+        parse_config(Config, ["--distribute", "horovod"])
 
 
 def test_only_the_chief_writes_the_real_folders(tmp_path, monkeypatch):
     argv = ["--distribute", "multi-worker", "--output-dir", str(tmp_path / "run"),
             "--export-dir", str(tmp_path / "export")]
     monkeypatch.setenv("TF_CONFIG", _tf_config(0))
-    chief = parse_config(train.Config, argv)
+    chief = parse_config(Config, argv)
     assert chief.run_dir == tmp_path / "run" and chief.export_dir == str(tmp_path / "export")
     monkeypatch.setenv("TF_CONFIG", _tf_config(1))
-    worker = parse_config(train.Config, argv)
+    worker = parse_config(Config, argv)
     assert worker.run_dir == tmp_path / "run" / ".worker-1"
     assert worker.export_dir == str(tmp_path / "run" / ".worker-1" / "export") and not worker.check_export
     assert distribute.is_scratch(worker) and not distribute.is_scratch(chief)
     monkeypatch.delenv("TF_CONFIG")
-    assert parse_config(train.Config, argv[2:]).run_dir == tmp_path / "run"  # --distribute none: unchanged
+    assert parse_config(Config, argv[2:]).run_dir == tmp_path / "run"  # --distribute none: unchanged
 
 
 def test_mirrored_run_trains_and_exports_in_process(tmp_path):
