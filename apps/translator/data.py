@@ -1,4 +1,4 @@
-"""English-Spanish sentence pairs: load the real corpus (or the offline sample), split, and batch.
+"""English-Spanish sentence pairs: load the real corpus (or the offline sample), split, encode, batch.
 
 Real data: the Anki/Tatoeba pairs (manythings.org/anki, CC-BY 2.0), 118,964 lines `English<TAB>Spanish`,
 the `spa-eng.zip` the TensorFlow NMT tutorial and keras.io use. `--data-dir` may hold `spa.txt.gz` (as in
@@ -12,6 +12,10 @@ direction, and both directions share one split.
 Offline sample (`--sample`): `sample_pairs` writes sentences from a tiny bilingual grammar (pronouns,
 verbs conjugated per person, negation, numbers, nouns with gender, colours that agree and follow the
 noun in Spanish), so the model must learn reordering and agreement, not a word-for-word lookup.
+
+Encoding: `make_vectorizers` adapts one word vocabulary per language on the training sentences (the
+source one travels inside the export); `encode_pairs` turns sentences into source ids and framed targets,
+and `make_dataset` batches them with the teacher-forcing shift.
 """
 
 from __future__ import annotations
