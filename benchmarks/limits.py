@@ -30,7 +30,7 @@ from PIL import Image
 from apps.captioner.caption import MAX_IMAGES
 from apps.char_lm import serve as char_lm
 from apps.imdb_sentiment import serve as imdb
-from apps.translator import translate
+from apps.translator import serve as translator_serve
 from benchmarks.common import RESULTS, machine
 from shared.runtime import bare_tf
 from shared.runtime.serving import _bare_tf_command, check_saved_model, latest_version
@@ -73,7 +73,7 @@ def cases() -> list[dict]:
     """(limit, kind, app, request): for each limit the request just over it and the largest accepted one."""
     review = "!" * imdb.MAX_TEXT_BYTES  # punctuation: every byte becomes a token, the costliest text
     over_texts, at_texts = [review] * (imdb.MAX_TEXTS + 1), [review] * imdb.MAX_TEXTS
-    sentence, punctuation = "!" * translate.MAX_TEXT_BYTES, {"instances": ["!?." * 350_000] * 50}
+    sentence, punctuation = "!" * translator_serve.MAX_TEXT_BYTES, {"instances": ["!?." * 350_000] * 50}
     rows = char_lm.MAX_GENERATED_CHARS // char_lm.MAX_NEW_CHARS
     prompt = lambda prompts, count: {  # noqa: E731
         "inputs": {"prompt": prompts, "num_chars": count, "temperature": 1.0}}
@@ -86,9 +86,9 @@ def cases() -> list[dict]:
         ("imdb_sentiment: texts per request", "largest accepted", "imdb_sentiment", {"instances": at_texts}),
         ("imdb_sentiment: bytes per text (cut)", "50 x 1 MB punctuation", "imdb_sentiment", punctuation),
         ("translator: texts per request", "over", "translator",
-         {"instances": [sentence] * (translate.MAX_TEXTS + 1)}),
+         {"instances": [sentence] * (translator_serve.MAX_TEXTS + 1)}),
         ("translator: texts per request", "largest accepted", "translator",
-         {"instances": [sentence] * translate.MAX_TEXTS}),
+         {"instances": [sentence] * translator_serve.MAX_TEXTS}),
         ("translator: bytes per text (cut)", "50 x 1 MB punctuation", "translator", punctuation),
         ("char_lm: prompts x num_chars", "over", "char_lm",
          prompt(["ROMEO:"] * (rows + 1), char_lm.MAX_NEW_CHARS)),

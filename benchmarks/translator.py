@@ -8,7 +8,8 @@ Trains one model per direction with the app's default config (plus any flags giv
 time budget (`--max-train-minutes`), and scores corpus BLEU (sacrebleu, 13a tokenizer) on the held-out
 test split with greedy and beam decoding, through the same in-graph decoders the export serves. Then times
 the exported signatures in a TensorFlow-only process: translations per second at batch 1 and batch 32,
-greedy vs beam. Draws the attention map of one test sentence (apps/translator/attention.png). Writes
+greedy vs beam. Draws the attention map of one test sentence
+(apps/translator/images/attention_<tag>.png, the README's picture). Writes
 benchmarks/results/translator.json and prints the README table rows.
 """
 
@@ -22,12 +23,14 @@ import time
 import numpy as np
 
 from apps.translator import attention_map, data, train
+from apps.translator.config import Config
 from benchmarks.common import machine
+from shared.runtime.config import load_config, parse_config
 from shared.runtime.serving import check_saved_model
-from shared.runtime.config import load_config
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 APP = pathlib.Path(__file__).resolve().parents[1] / "apps" / "translator"
+IMAGES = APP / "images"  # every picture the app's README shows
 
 
 def serving_speed(export_path: str, texts: list[str], repeat: int = 20) -> dict:
@@ -72,15 +75,14 @@ def main(argv=None):
     scores = {(d, decoder): m[f"bleu_{decoder}"] for d, m in runs.items() for decoder in ("greedy", "beam")}
     best_direction, best_decoder = max(scores, key=scores.get)
     best = runs[best_direction]
-    config = train.parse_config(train.Config, best["command_flags"])
-    pairs = data.load_sample(config.seed) if config.sample else data.load_real(config.data_dir)
-    test_sources = data.split(pairs, config.seed)["test"].oriented(best_direction)[0]
+    config = parse_config(Config, best["command_flags"])
+    test_sources = data.split(data.load(config), config.seed)["test"].oriented(best_direction)[0]
     picks = [test_sources[i] for i in np.random.default_rng(0).permutation(len(test_sources))[:32]]
     speed = serving_speed(best["export_path"], picks)
     sentence, png = picks[0], None
     if config.attention != "none":
         source, target, weights, translation = attention_map.attention_of(best["export_path"], sentence)
-        png = attention_map.draw(source, target, weights, APP / f"attention_{args.tag}.png",
+        png = attention_map.draw(source, target, weights, IMAGES / f"attention_{args.tag}.png",
                                  title=f"{sentence} -> {translation}")
 
     result = {

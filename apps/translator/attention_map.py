@@ -7,6 +7,10 @@ Usage:
 It calls the export's `attention` signature (greedy decoding that also returns, for every output word,
 its softmax weights over the source words) and draws them as a grid: one row per output word, one
 column per source word, darker = more attention. Only the exported graph is used, as a client would.
+
+Why a file of its own: it is a user-facing command (README "The effect of attention") and a client of the
+export like predict.py, not part of training; benchmarks/translator.py calls it to draw the README's
+picture, apps/translator/images/attention_translator.png.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""English-Spanish sentence pairs: load the real corpus (or the offline sample), split, and batch.
+"""English-Spanish sentence pairs: load the real corpus (or the offline sample), split, encode, batch.
 
 Real data: the Anki/Tatoeba pairs (manythings.org/anki, CC-BY 2.0), 118,964 lines `English<TAB>Spanish`,
 the `spa-eng.zip` the TensorFlow NMT tutorial and keras.io use. `--data-dir` may hold `spa.txt.gz` (as in
@@ -12,6 +12,10 @@ direction, and both directions share one split.
 Offline sample (`--sample`): `sample_pairs` writes sentences from a tiny bilingual grammar (pronouns,
 verbs conjugated per person, negation, numbers, nouns with gender, colours that agree and follow the
 noun in Spanish), so the model must learn reordering and agreement, not a word-for-word lookup.
+
+Encoding: `make_vectorizers` adapts one word vocabulary per language on the training sentences (the
+source one travels inside the export); `encode_pairs` turns sentences into source ids and framed targets,
+and `make_dataset` batches them with the teacher-forcing shift.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from shared.modeling.teacher_forcing import shift_for_teacher_forcing
+from shared.modeling.text import frame_targets, make_target_vectorizer, make_word_vectorizer, truncate_ids
 from shared.runtime.data import DataCorruptError, check_counts, resolve_data_dir
 
 URL = "http://download.tensorflow.org/data/spa-eng.zip"
@@ -171,6 +176,53 @@ def sample_pairs(count: int, seed: int) -> Pairs:
 def load_sample(seed: int, count: int = 6000) -> Pairs:
     """The offline corpus, split by `split` like the real one."""
     return sample_pairs(count, seed)
+
+
+def load(config) -> Pairs:
+    """The pairs `config` asks for: the sample grammar (--sample) or the real corpus (--data-dir, ...)."""
+    return load_sample(config.seed) if config.sample else load_real(config.data_dir, config.partial_data)
+
+
+def oriented_splits(config) -> dict[str, tuple[list[str], list[str]]]:
+    """{"train", "validation", "test"}: (sources, targets) in `config.direction`.
+
+    --max-examples cuts training (and validation to an eighth of it, at least 16 pairs, so a quick run
+    also validates quickly); --eval-examples cuts the test pairs BLEU is scored on.
+    """
+    splits = split(load(config), config.seed)
+    train, validation = splits["train"].take(config.max_examples), splits["validation"]
+    if config.max_examples is not None:
+        validation = validation.take(max(config.max_examples // 8, 16))
+    test = splits["test"].take(config.eval_examples)
+    return {name: part.oriented(config.direction)
+            for name, part in (("train", train), ("validation", validation), ("test", test))}
+
+
+def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size: int):
+    """(source vectorizer, target vectorizer), adapted on the training sentences only.
+
+    Target ids: 0 = padding, 1 = [UNK], 2 = [start], 3 = [end], then words by frequency. "[start]" and
+    "[end]" can never come out of standardization (it removes brackets), so they cannot collide with a word.
+    """
+    return (make_word_vectorizer(source_vocab_size, sources),
+            make_target_vectorizer(target_vocab_size, targets))
+
+
+def encode_pairs(sources: list[str], targets: list[str], source_vectorizer, target_vectorizer, config,
+                 drop_long: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+    """(source ids [n, S], framed target ids [n, T]) for `make_dataset`.
+
+    Sources are cut to --max-source-tokens words (as the export cuts them); targets are framed as
+    `[start] w1 ... wn [end]`. With `drop_long` (training) a pair whose target is longer than
+    --max-target-tokens is dropped: a cut target would teach the decoder to stop mid-sentence.
+    """
+    target_ids = target_vectorizer(tf.constant(targets))
+    keep = target_ids.row_lengths() <= config.max_target_tokens if drop_long else None
+    source_ids = truncate_ids(source_vectorizer(tf.constant(sources)), config.max_source_tokens, "head")
+    framed = frame_targets(target_ids, config.max_target_tokens)
+    if keep is not None:
+        source_ids, framed = tf.boolean_mask(source_ids, keep), tf.boolean_mask(framed, keep)
+    return source_ids, framed
 
 
 def make_dataset(source_ids: tf.Tensor, target_ids: tf.Tensor, batch_size: int, *, training: bool,

@@ -21,8 +21,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from shared.modeling.cells import CELLS, recurrent_layer
 from shared.modeling.embeddings import TokenEmbedding
-from shared.modeling.cells import CELLS
+from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
+from shared.modeling.precision import dtype_policy as policy
 
 ATTENTION = ("none", "luong", "bahdanau")
 
@@ -40,11 +42,12 @@ class Translator(keras.Model):
         self.source_embedding = TokenEmbedding(source_vocab_size, embedding_dim, dropout=embedding_dropout,
                                                name="source_embedding")
         self.encoder = keras.layers.Bidirectional(
-            CELLS[cell](units, return_sequences=True, return_state=True), name="encoder")
+            recurrent_layer(cell, units, return_sequences=True, return_state=True), name="encoder")
         self.target_embedding = TokenEmbedding(target_vocab_size, embedding_dim, dropout=embedding_dropout,
                                                name="target_embedding")
         # Twice the units: its initial state is the encoder's forward and backward states side by side.
-        self.decoder = CELLS[cell](2 * units, return_sequences=True, return_state=True, name="decoder")
+        self.decoder = recurrent_layer(cell, 2 * units, return_sequences=True, return_state=True,
+                                       name="decoder")
         self.attention = {"none": None, "luong": keras.layers.Attention(name="attention"),
                           "bahdanau": keras.layers.AdditiveAttention(name="attention")}[attention]
         self.combine = keras.layers.Dense(embedding_dim, activation="tanh", name="combine")
@@ -100,14 +103,28 @@ def build_model(config, source_vocab_size: int, target_vocab_size: int,
     AVX512-BF16 units, matrix products run ~5x faster (train.py trains this way, then copies the weights
     into a float32 model for evaluation and export, which then runs the same everywhere).
     """
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype_policy)  # layers take the policy in force when they are made
-    try:
+    with policy(dtype_policy):  # layers take the policy in force when they are made
         model = Translator(source_vocab_size, target_vocab_size, embedding_dim=config.embedding_dim,
                            units=config.units, cell=config.cell, attention=config.attention,
                            dropout=config.dropout, embedding_dropout=config.embedding_dropout,
                            name="translator")
-    finally:
-        keras.config.set_dtype_policy(previous)
     model((tf.ones([1, 2], tf.int64), tf.ones([1, 2], tf.int64)))
     return model
+
+
+def compile_model(model: Translator, optimizer=None) -> Translator:
+    """Loss and token accuracy over real target tokens only (padding, id 0, is never counted).
+
+    Without `optimizer` the model can evaluate but is not meant to train (Keras' default one is set).
+    """
+    given = {} if optimizer is None else {"optimizer": optimizer}
+    model.compile(loss=masked_sparse_crossentropy(pad_id=0),
+                  metrics=[MaskedSparseCategoricalAccuracy(pad_id=0, name="accuracy")], **given)
+    return model
+
+
+def float32_copy(model: Translator, config, source_vocab_size: int, target_vocab_size: int) -> Translator:
+    """The same weights in a float32 model, compiled: what is measured after training is what is served."""
+    copy = build_model(config, source_vocab_size, target_vocab_size, "float32")
+    copy.set_weights(model.get_weights())
+    return compile_model(copy)

@@ -16,7 +16,7 @@ from PIL import Image
 from apps.captioner.caption import MAX_IMAGES
 from apps.char_lm import serve as char_lm
 from apps.imdb_sentiment import serve as imdb
-from apps.translator import translate
+from apps.translator import serve as translator_serve
 from shared.runtime.serving import bare_tf_server
 from shared.modeling.vision import MAX_PIXELS
 from tests.serving.rest import Served
@@ -38,7 +38,7 @@ def served(quick_runs):
 
 # ------------------------------------------------------------------------------------------ text models
 @pytest.mark.parametrize(("app", "limit", "signature"), [("imdb_sentiment", imdb.MAX_TEXTS, "serving_default"),
-                                                         ("translator", translate.MAX_TEXTS, "greedy")])
+                                                         ("translator", translator_serve.MAX_TEXTS, "greedy")])
 def test_texts_per_request(served, app, limit, signature):
     assert len(served(app).answer({"signature_name": signature, "instances": ["un gato."] * limit})) == limit
     message = served(app).error({"signature_name": signature, "instances": ["un gato."] * (limit + 1)})
@@ -58,7 +58,7 @@ def test_a_review_over_its_byte_limit_reads_as_its_two_halves(served):
 def test_a_sentence_over_its_byte_limit_reads_as_its_head(served):
     sentence = "tengo dos gatos " * 1000
     translations = served("translator").answer({"signature_name": "greedy", "instances": [
-        sentence, sentence[:translate.MAX_TEXT_BYTES]]})
+        sentence, sentence[:translator_serve.MAX_TEXT_BYTES]]})
     assert translations[0] == translations[1]
 
 

@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.translator import attention_map, data, predict, train
+from apps.translator import attention_map, data, predict, serve, train
+from apps.translator.data import make_vectorizers
 from apps.translator.model import build_model
-from apps.translator.translate import END, PAD, START, Decoders, make_vectorizers
+from apps.translator.serve import Decoders
 from shared.runtime.data import DataCorruptError, DataNotFoundError
 from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_sparse_crossentropy
 from shared.runtime.grpc_server import grpc_server
 from shared.runtime.serving import bare_tf_server, check_saved_model
 from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
 from shared.modeling.teacher_forcing import shift_for_teacher_forcing
-from shared.modeling.text import frame_targets
+from shared.modeling.text import END, PAD, START, frame_targets
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
 
@@ -152,6 +153,23 @@ def test_attention_signature_and_map(quick_run, tmp_path):
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-4)  # a softmax over real source words
     png = attention_map.main(["Ella tiene dos perros.", "--model-dir", export, "--out", str(tmp_path / "a.png")])
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_example_requests_show_the_demo_first_and_check_the_export(quick_run):
+    """serve.example_requests: run_all's demo (sample English with its true Spanish) first, then the check."""
+    export = quick_run[1]["export_path"]
+    pairs = data.sample_pairs(2, seed=2024)
+    demo, check = serve.example_requests(check_sentence="Yo veo el gato.")
+    assert serve.example_requests() == [demo]
+    assert demo.body == {"instances": pairs.english}
+    assert demo.shows == [f"{english} -> truly: {spanish}" for english, spanish in zip(pairs.english, pairs.spanish)]
+    assert check.body == {"instances": ["Yo veo el gato.", ""]}
+    report = check_saved_model(export, [demo.body, check.body])
+    for request, result in zip((demo, check), report["results"]):
+        assert result["status"] == 200, result
+        answers = result["response"]["predictions"]
+        assert len(answers) == len(request.shows) and all(isinstance(a, str) for a in answers)
+    assert report["results"][1]["response"]["predictions"][1] == ""  # an empty sentence is answered ""
 
 
 def test_predict_locally_and_over_rest_and_grpc(quick_run, capsys):

@@ -1,47 +1,34 @@
-"""Raw sentences in, whole translations out: vocabularies, framing, and the in-graph decoders.
+"""Raw sentences in, whole translations out: the exported endpoints, their limits, and example requests.
 
-Everything here is TensorFlow that traces into the exported SavedModel, so one TF Serving call does all
-of it: standardize and split the source (shared.modeling.text.standardize_text), look words up, run the encoder,
-run the decoder in a `tf.while_loop` (greedy or beam search, shared/modeling/decoding.py) until every row has
-written [end] or a length bound, then turn ids back into a sentence.
+Everything in `Decoders` is TensorFlow that traces into the exported SavedModel, so one TF Serving call
+does all of it: standardize and split the source (shared.modeling.text.standardize_text), look words up,
+run the encoder, run the decoder in a `tf.while_loop` (greedy or beam search, shared/modeling/decoding.py)
+until every row has written [end] or a length bound, then turn ids back into a sentence.
 
-Target ids: 0 = padding, 1 = [UNK], 2 = [start], 3 = [end], then words by frequency in the training
-targets. "[start]" and "[end]" can never come out of standardization (it removes brackets), so they
-cannot collide with a real word.
+`endpoints` names the three signatures (serving_default: beam search, greedy, attention), and
+`example_requests` the requests that show and check them (apps/run_all.py, train.py, the tests).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from apps.translator.data import sample_pairs
 from shared.modeling.decoding import beam_search, greedy_decode, tile_beams
 from shared.modeling.limits import at_most_rows
 from shared.modeling.masking import ensure_nonempty
-from shared.modeling.text import (
-    END,
-    PAD,
-    START,
-    UNK,
-    cut_bytes,
-    join_words,
-    make_target_vectorizer,
-    make_word_vectorizer,
-    standardize_text,
-    truncate_ids,
-)
+from shared.modeling.text import END, PAD, START, UNK, cut_bytes, join_words, standardize_text, truncate_ids
+from shared.runtime.serving import ExampleRequest
 
 
-# What one serving request may cost (README "Serve"): at most MAX_TEXTS sentences, each read up to its
-# first MAX_TEXT_BYTES bytes before it is split into words (the longest spa-eng sentence is 284 bytes; 40
-# source words, the model's cut, fit in far fewer). Beam search costs grow with rows x beams x length.
+# What one serving request may cost (README "Export and TF Serving"): at most MAX_TEXTS sentences, each
+# read up to its first MAX_TEXT_BYTES bytes before it is split into words (the longest spa-eng sentence is
+# 284 bytes; 40 source words, the model's cut, fit in far fewer). Beam search costs grow with rows x beams
+# x length.
 MAX_TEXTS = 64
 MAX_TEXT_BYTES = 2048
-
-
-def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size: int):
-    """(source vectorizer, target vectorizer), adapted on the training sentences only."""
-    return (make_word_vectorizer(source_vocab_size, sources),
-            make_target_vectorizer(target_vocab_size, targets))
+# Every signature takes one input, `text`: raw sentences, string [batch].
+TEXT_SPEC = [tf.TensorSpec([None], tf.string, name="text")]
 
 
 class Decoders:
@@ -71,7 +58,11 @@ class Decoders:
         return ids, empty, words, memory, memory_mask, states, bound
 
     def _finish(self, tokens, attention, words, empty):
-        """ids -> text, [UNK] replaced by the most attended source word, empty sources -> ""."""
+        """ids -> text, [UNK] replaced by the most attended source word, empty sources -> "".
+
+        Not `shared.modeling.text.ids_to_text`: the [UNK] copy needs the words before they are joined
+        (and the attention signature returns them), so the same two steps are done here with the copy between.
+        """
         text_tokens = tf.gather(self.vocabulary, tokens)
         text_tokens = tf.where(tokens > END, text_tokens, "")  # [end] and padding print as nothing
         if self.replace_unknown:
@@ -115,3 +106,30 @@ class Decoders:
             length_penalty=self.config.length_penalty,
             extra_template=tf.zeros(tf.shape(memory)[:2], memory.dtype))
         return {"translation": self._finish(tokens, attention, words, empty)[0]}
+
+
+def endpoints(decoders: Decoders) -> dict:
+    """The exported signatures: name -> (function, input signature)."""
+    return {"serving_default": (decoders.beam, TEXT_SPEC), "greedy": (decoders.greedy, TEXT_SPEC),
+            "attention": (decoders.with_attention, TEXT_SPEC)}
+
+
+def example_requests(check_sentence: str | None = None) -> list[ExampleRequest]:
+    """TF Serving REST requests for serving_default (beam search), each with what its sentences show.
+
+    The first is the demo `apps/run_all.py` prints: two new English sentences of the sample grammar
+    (`sample_pairs(2, seed=2024)`), each shown with its true Spanish. With `check_sentence` (train.py
+    passes the first test source, in the direction the model was trained for) a second request follows:
+    that sentence and an empty one, which must be answered "". train.py checks the export in a
+    TensorFlow-only process with that second request and writes it as the TF Serving warm-up record;
+    the demo's English would be the wrong language for an es-en model.
+    """
+    pairs = sample_pairs(2, seed=2024)  # new sentences of the sample grammar, with their true translations
+    requests = [ExampleRequest({"instances": pairs.english},
+                               [f"{english} -> truly: {spanish}"
+                                for english, spanish in zip(pairs.english, pairs.spanish)])]
+    if check_sentence is not None:
+        requests.append(ExampleRequest({"instances": [check_sentence, ""]},
+                                       [f"{check_sentence} (the first test sentence)",
+                                        "(an empty sentence: answered \"\")"]))
+    return requests
