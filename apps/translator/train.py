@@ -92,7 +92,6 @@ def main(argv=None, extra_callbacks=()):
 
     # -------------------------------------------------------------------------------------- Export
     # Checked and warmed with the first test sentence and an empty one (serve.example_requests says why
-    # not with the English demo, which comes first).
     # not with the English demo, which comes first). One request: metrics.json's bare_tf_check is its answer.
     check = example_requests(check_sentence=test_src[0])[1].body
     return export_and_finish(config, endpoints(decoders), track=[vectorizers[0], model], metrics=metrics,
