@@ -18,11 +18,13 @@ import pathlib
 import sys
 import time
 
-from apps.captioner import data, prepare, train
+from apps.captioner import cache, data, train
+from apps.captioner.config import Config, resolve_config
 from benchmarks.common import write_result
+from shared.modeling.vision import build_encoder
+from shared.runtime.config import parse_config
 from shared.runtime.plots import plot_history
 from shared.runtime.serving import b64, check_saved_model
-from shared.modeling.vision import build_encoder
 
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "captioner" / "images" / "training_curves.png"
 
@@ -47,14 +49,13 @@ def main(argv=None):
     metrics = train.main(argv)
     total_seconds = time.perf_counter() - started
 
-    config = train.resolve_config(train.parse_config(train.Config, argv))
-    test = (data.load_sample(config.seed)["test"] if config.sample
-            else data.load_flickr8k(config.data_dir, splits=("test",))["test"])
+    config = resolve_config(parse_config(Config, argv))
+    test = data.load_splits(config, ("test",))["test"]
     encoder = build_encoder(None, config.image_size)  # speed only: the weights do not matter
     images = test.images[:256]
-    prepare.extract_features(encoder, images[:32], config.image_size)  # warm-up (tracing)
+    cache.extract_features(encoder, images[:32], config.image_size)  # warm-up (tracing)
     tick = time.perf_counter()
-    prepare.extract_features(encoder, images, config.image_size)
+    cache.extract_features(encoder, images, config.image_size)
     feature_images_per_second = len(images) / (time.perf_counter() - tick)
 
     requests = [{"instances": [b64(test.images[0])]}, {"instances": [b64(image) for image in test.images[:16]]},

@@ -21,11 +21,11 @@ import json
 import pathlib
 import time
 
-from apps.captioner import data, evaluate, prepare, train
-from apps.captioner.caption import CaptionWriter
+from apps.captioner import cache, data, metrics, serve
+from apps.captioner.config import Config
 from apps.captioner.model import build_model
+from apps.captioner.serve import CaptionWriter
 from benchmarks.common import RESULTS
-from shared.modeling.text import make_target_vectorizer
 from shared.runtime.config import load_config
 
 # (decoder, beam size, length penalty, no-repeat n-gram): greedy ignores the beam settings.
@@ -36,18 +36,10 @@ GRID = [("greedy", 1, 1.0, n) for n in (0, 2, 3, 4)] + [
 
 def load_run(run_dir: pathlib.Path):
     """The run's config, splits, target vectorizer, best decoder and cached features, as train.py had them."""
-    config = load_config(run_dir, train.Config)
-    if config.sample:
-        counts = {"train": 1500, "validation": 200, "test": 200}
-        if config.max_images:
-            counts = {name: min(count, config.max_images) for name, count in counts.items()}
-        splits = data.load_sample(config.seed, counts)
-    else:
-        splits = data.load_flickr8k(config.data_dir, limit=config.max_images)
-    vectorizer = make_target_vectorizer(
-        config.vocab_size, [caption for captions in splits["train"].captions for caption in captions])
-    encoder, identity = prepare.resolve_encoder(config, splits)
-    features = prepare.cached_features(config, splits, encoder, identity)
+    config = load_config(run_dir, Config)
+    splits = data.load_splits(config)
+    vectorizer = data.caption_vectorizer(config, splits["train"])
+    encoder, identity, features = cache.encoder_and_features(config, splits)
     decoder = build_model(config, vectorizer.vocabulary_size(), features["train"].shape[1])
     decoder.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
     return config, splits, vectorizer, encoder, identity, decoder, features
@@ -62,9 +54,9 @@ def score(config, setting, splits, vectorizer, encoder, decoder, features) -> di
     row = {"decoder": name, "beam_size": beam_size, "length_penalty": length_penalty, "no_repeat_ngram": no_repeat}
     for split in ("validation", "test"):
         tick = time.perf_counter()
-        captions = train.caption_all(function, features[split])
+        captions = metrics.caption_all(function, features[split])
         row[f"{split}_seconds"] = time.perf_counter() - tick
-        row[f"{split}_bleu"] = evaluate.bleu_scores(captions, splits[split].captions)
+        row[f"{split}_bleu"] = metrics.bleu_scores(captions, splits[split].captions)
         row[f"{split}_mean_words"] = sum(len(c.split()) for c in captions) / max(1, len(captions))
         if split == "test":
             row["test_examples"] = captions[:5]
@@ -78,10 +70,10 @@ def export_chosen(run_dir, config, result, splits, vectorizer, encoder, decoder)
     decoding = dataclasses.replace(
         config, output_dir=str(run_dir / "decoding"), beam_size=chosen["beam_size"],
         length_penalty=chosen["length_penalty"], no_repeat_ngram=chosen["no_repeat_ngram"])
-    metrics = {key: value for key, value in result.items() if key not in ("settings", "export_path")}
+    study = {key: value for key, value in result.items() if key not in ("settings", "export_path")}
     writer = CaptionWriter(encoder, decoder, vectorizer, decoding)
     vectorizer(splits["test"].captions[0][:1])  # training built it in train.py; the export must find it built
-    exported = train.export(decoding, writer, vectorizer, metrics, splits["test"].images[0])
+    exported = serve.export(decoding, writer, vectorizer, study, serve.example_requests(splits["test"])[0])
     return exported["export_path"]
 
 

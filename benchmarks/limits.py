@@ -27,7 +27,7 @@ import urllib.request
 
 from PIL import Image
 
-from apps.captioner.caption import MAX_IMAGES
+from apps.captioner.serve import MAX_IMAGES
 from apps.char_lm import serve as char_lm
 from apps.imdb_sentiment import serve as imdb
 from apps.translator import serve as translator_serve

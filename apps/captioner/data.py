@@ -9,6 +9,11 @@ Without `--data-dir`, the original zips are downloaded into the Keras cache (int
 
 The sample (`--sample`) draws one or two shapes (circle, square, triangle) in one of six colours on a plain
 background, with exact captions such as "a red circle and a blue square". It needs nothing but NumPy.
+
+`load_splits(config)` is the one way a run (train.py, cache.py, the benchmarks, the tests) gets its splits.
+The tf.data pipelines are here too: `image_dataset` (image files -> pixels, for the encoder and the feature
+cache) and `teacher_forcing_batches` (features and caption text -> decoder batches), which both the in-memory
+validation pairs (`caption_pairs`) and the training stream from the TFRecord shards (cache.py) go through.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
+from shared.modeling.teacher_forcing import shift_for_teacher_forcing
+from shared.modeling.text import frame_targets, make_target_vectorizer
+from shared.modeling.vision import decode_and_preprocess, preprocess_pixels
 from shared.runtime.data import DataCorruptError, check_counts, resolve_data_dir
 
 URLS = ("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_Dataset.zip",
@@ -28,6 +36,7 @@ URLS = ("https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr
 SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "validation": "Flickr_8k.devImages.txt",
                "test": "Flickr_8k.testImages.txt"}
 FULL_COUNTS = {"train": 6000, "validation": 1000, "test": 1000}  # images in each standard split list
+SAMPLE_COUNTS = {"train": 1500, "validation": 200, "test": 200}  # generated scenes in each --sample split
 
 
 class Split(typing.NamedTuple):
@@ -146,7 +155,7 @@ def sample_scene(rng: np.random.Generator, size: int = 96) -> tuple[bytes, list[
 
 def load_sample(seed: int, counts: dict[str, int] | None = None) -> dict[str, Split]:
     """Generated train / validation / test splits (different seeds, so no scene is shared)."""
-    counts = counts or {"train": 1500, "validation": 200, "test": 200}
+    counts = counts or SAMPLE_COUNTS
     result = {}
     for offset, (split, count) in enumerate(counts.items()):
         rng = np.random.default_rng(seed * 10 + offset)
@@ -154,3 +163,70 @@ def load_sample(seed: int, counts: dict[str, int] | None = None) -> dict[str, Sp
         result[split] = Split([f"{split}_{i}.jpg" for i in range(count)], [s[0] for s in scenes],
                               [s[1] for s in scenes])
     return result
+
+
+def load_splits(config, names: typing.Sequence[str] = tuple(SPLIT_FILES)) -> dict[str, Split]:
+    """The run's splits: generated scenes (--sample) or Flickr8k, each cut to --max-images when it is set."""
+    if config.sample:
+        counts = {name: min(count, config.max_images or count) for name, count in SAMPLE_COUNTS.items()}
+        scenes = load_sample(config.seed, counts)  # all three: each split's seed follows its position
+        return {name: scenes[name] for name in names}
+    return load_flickr8k(config.data_dir, names, limit=config.max_images, partial=config.partial_data)
+
+
+def caption_vectorizer(config, train: Split):
+    """The caption vocabulary (--vocab-size words, specials included), learned from the training captions."""
+    return make_target_vectorizer(config.vocab_size, [caption for captions in train.captions for caption in captions])
+
+
+# ------------------------------------------------------------------------------------ tf.data pipelines
+def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, training=False, seed=0,
+                  crop: float = 1.0):
+    """Encoded image files -> batches of preprocessed pixels (and labels), decoded in parallel.
+
+    Training batches are augmented: a random crop whose sides are `crop` of the picture's or more (1: the
+    whole picture), resized to `size` by the serving graph's own `preprocess_pixels`, mirrored half the time.
+    Every other batch is exactly what the exported graph computes (`decode_and_preprocess`).
+    """
+    data = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
+    if training:
+        data = data.shuffle(len(images), seed=seed).repeat()
+
+    def load(image, *label):
+        if training and crop < 1.0:  # a dog in a corner of the picture is still a dog
+            decoded = tf.io.decode_image(image, channels=3, expand_animations=False, dtype=tf.uint8)
+            shape = tf.shape(decoded)
+            fraction = tf.random.uniform([], crop, 1.0)
+            sides = tf.cast(tf.cast(shape[:2], tf.float32) * fraction, tf.int32)
+            pixels = preprocess_pixels(tf.image.random_crop(decoded, tf.concat([sides, [3]], 0)), size)
+        else:
+            pixels = decode_and_preprocess(image, size)
+        if training:  # mirror images: a dog facing left is still a dog
+            pixels = tf.image.random_flip_left_right(pixels, seed=seed)
+        return (pixels, *label) if label else pixels
+
+    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def teacher_forcing_batches(pairs: tf.data.Dataset, vectorizer, max_tokens: int, batch_size: int) -> tf.data.Dataset:
+    """(features, caption text) pairs -> batches of ((features, caption input), caption target).
+
+    Each batch's captions become `[start] w1 .. wn [end]` rows (cut to `max_tokens` words, padded to the
+    batch's longest), shifted by one for teacher forcing (`shared.modeling.teacher_forcing`): at every step
+    the decoder reads the true previous word and must predict the next one.
+    """
+    def frame(features, captions):
+        caption_input, caption_target = shift_for_teacher_forcing(frame_targets(vectorizer(captions), max_tokens))
+        return (features, caption_input), caption_target
+
+    return pairs.batch(batch_size).map(frame, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def caption_pairs(split: Split, features: np.ndarray, vectorizer, max_tokens: int, batch_size: int):
+    """A split whose features are in memory (validation) as decoder batches: one pair per reference caption."""
+    image_index = np.repeat(np.arange(len(split.captions)), [len(c) for c in split.captions])
+    flat = [caption for captions in split.captions for caption in captions]
+    table = tf.constant(features, tf.float32)
+    pairs = tf.data.Dataset.from_tensor_slices((image_index, flat)).map(
+        lambda index, caption: (tf.gather(table, index), caption))
+    return teacher_forcing_batches(pairs, vectorizer, max_tokens, batch_size).prefetch(tf.data.AUTOTUNE)

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.captioner.caption import MAX_IMAGES
+from apps.captioner.serve import MAX_IMAGES
 from apps.char_lm import serve as char_lm
 from apps.imdb_sentiment import serve as imdb
 from apps.translator import serve as translator_serve

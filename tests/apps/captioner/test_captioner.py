@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.captioner import data, evaluate, prepare, train
-from apps.captioner.caption import CaptionWriter
+from apps.captioner import cache, data, encoder, serve, train
+from apps.captioner.config import Config, resolve_config
+from apps.captioner.metrics import bleu_scores, constant_baseline
 from apps.captioner.model import build_model
+from apps.captioner.serve import CaptionWriter
+from shared.modeling.text import END, START, frame_targets, make_target_vectorizer
+from shared.modeling.vision import build_encoder, decode_and_preprocess
+from shared.runtime.config import parse_config
 from shared.runtime.grpc_server import grpc_server
 from shared.runtime.serving import check_saved_model
 from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
-from shared.modeling.text import END, START, frame_targets, make_target_vectorizer
-from shared.modeling.vision import build_encoder, decode_and_preprocess
 from tests.conftest import real_data
 
 
@@ -74,18 +77,36 @@ def test_exported_model_captions_jpeg_and_refuses_garbage(quick_run):
     assert greedy["status"] == 200
 
 
+def test_example_requests_are_the_demo_and_the_exports_check(quick_run):
+    """serve.example_requests(): run_all's two generated scenes; with a split, the check and warm-up request."""
+    tmp_path, metrics = quick_run
+    rng = np.random.default_rng(2024)
+    scenes = [data.sample_scene(rng) for _ in range(2)]
+    [demo] = serve.example_requests()
+    assert demo.body == {"instances": [{"b64": base64.b64encode(jpeg).decode()} for jpeg, _ in scenes]}
+    assert demo.shows == [f"generated scene, truly: {captions[0]!r}" for _, captions in scenes]
+    answers = check_saved_model(metrics["export_path"], [demo.body])["results"][0]["response"]["predictions"]
+    assert len(answers) == 2 and all(isinstance(answer, str) for answer in answers)
+    test = data.load_splits(resolve_config(parse_config(Config, _argv(tmp_path))))["test"]
+    [check] = serve.example_requests(test)
+    [warmup] = read_warmup_file(metrics["export_path"])
+    assert warmup.predict_log.request.inputs["image_bytes"].string_val == [test.images[0]] == [
+        base64.b64decode(item["b64"]) for item in check.body["instances"]]
+    assert check.shows == [f"{test.image_ids[0]}, truly: {test.captions[0][0]!r}"]
+
+
 def test_cache_preprocessing_equals_the_exported_graph(quick_run):
     """Features in the cache are exactly what the exported graph computes from the same bytes."""
     tmp_path, metrics = quick_run
-    config = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
-    splits = data.load_sample(config.seed, {"train": 16, "validation": 16, "test": 16})
-    encoder, identity = prepare.resolve_encoder(config, splits)
+    config = resolve_config(parse_config(Config, _argv(tmp_path)))
+    splits = data.load_splits(config)  # --quick: 16 images per split
+    image_encoder, identity = encoder.resolve_encoder(config, splits)
     assert identity == metrics["encoder_identity"]  # the trained encoder was reused, not retrained
-    cached = prepare.cached_features(config, splits, encoder, identity)["test"][:3]
+    cached = cache.cached_features(config, splits, image_encoder, identity)["test"][:3]
     served = tf.saved_model.load(metrics["export_path"])
     pixels = tf.stack([decode_and_preprocess(tf.constant(image), config.image_size)
                        for image in splits["test"].images[:3]])
-    graph_features = encoder(pixels).numpy()
+    graph_features = image_encoder(pixels).numpy()
     np.testing.assert_allclose(cached.astype(np.float32), graph_features, rtol=2e-3, atol=2e-3)
     assert "serving_default" in served.signatures
 
@@ -93,18 +114,18 @@ def test_cache_preprocessing_equals_the_exported_graph(quick_run):
 def test_a_trained_encoder_is_reused_only_for_the_same_recipe(quick_run):
     """Regression: a --sample run once picked up the 1-epoch encoder a --quick run had left in runs/captioner."""
     tmp_path, _ = quick_run
-    config = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
-    splits = data.load_sample(config.seed, {"train": 16, "validation": 16, "test": 16})
-    same = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path)))
-    assert prepare.encoder_folder(same, splits) == prepare.encoder_folder(config, splits)
+    config = resolve_config(parse_config(Config, _argv(tmp_path)))
+    splits = data.load_splits(config)  # --quick: 16 images per split
+    same = resolve_config(parse_config(Config, _argv(tmp_path)))
+    assert encoder.encoder_folder(same, splits) == encoder.encoder_folder(config, splits)
     for change in (["--encoder-epochs", "3"], ["--image-size", "96"], ["--encoder-words", "25"], ["--seed", "7"],
                    ["--encoder-precision", "mixed_bfloat16"], ["--encoder-crop", "0.9"],
                    ["--encoder-schedule", "cosine"]):
-        other = train.resolve_config(train.parse_config(train.Config, _argv(tmp_path, *change)))
-        assert prepare.encoder_folder(other, splits) != prepare.encoder_folder(config, splits), change
-        assert not (prepare.encoder_folder(other, splits) / "encoder.weights.h5").exists()
+        other = resolve_config(parse_config(Config, _argv(tmp_path, *change)))
+        assert encoder.encoder_folder(other, splits) != encoder.encoder_folder(config, splits), change
+        assert not (encoder.encoder_folder(other, splits) / "encoder.weights.h5").exists()
     more_images = data.load_sample(config.seed, {"train": 20, "validation": 16, "test": 16})
-    assert prepare.encoder_folder(config, more_images) != prepare.encoder_folder(config, splits)
+    assert encoder.encoder_folder(config, more_images) != encoder.encoder_folder(config, splits)
 
 
 def test_encoder_training_crops_only_training_batches():
@@ -112,22 +133,22 @@ def test_encoder_training_crops_only_training_batches():
     rng = np.random.default_rng(1)
     images = [data.sample_scene(rng)[0] for _ in range(4)]
     labels = np.zeros((4, 3), np.float32)
-    pixels, _ = next(iter(prepare.image_dataset(images, 75, 4, labels, training=True, seed=1, crop=0.5)))
+    pixels, _ = next(iter(data.image_dataset(images, 75, 4, labels, training=True, seed=1, crop=0.5)))
     assert pixels.shape == (4, 75, 75, 3)
     assert -1.0 <= float(tf.reduce_min(pixels)) <= float(tf.reduce_max(pixels)) <= 1.0
     served = tf.stack([decode_and_preprocess(tf.constant(image), 75) for image in images])
-    plain = next(iter(prepare.image_dataset(images, 75, 4, crop=0.5)))  # not training: no crop, no mirror
+    plain = next(iter(data.image_dataset(images, 75, 4, crop=0.5)))  # not training: no crop, no mirror
     np.testing.assert_array_equal(plain.numpy(), served.numpy())
     mirrored = tf.image.flip_left_right(served)
     # Each side is cut to int(side x fraction) < side pixels, so no crop is the whole picture.
     assert any(not (np.allclose(pixels[i], served[i]) or np.allclose(pixels[i], mirrored[i])) for i in range(4))
     with pytest.raises(ValueError, match="--encoder-crop"):
-        train.parse_config(train.Config, ["--sample", "--encoder-crop", "0"])
+        parse_config(Config, ["--sample", "--encoder-crop", "0"])
 
 
 def test_image_every_step_reaches_every_word():
     """With --image-every-step the image changes the logits even when the LSTM's state is the same."""
-    config = train.resolve_config(train.parse_config(train.Config, ["--sample", "--quick", "--image-every-step"]))
+    config = resolve_config(parse_config(Config, ["--sample", "--quick", "--image-every-step"]))
     decoder = build_model(config, vocab_size=12, feature_dim=8)
     features = tf.random.stateless_normal([2, 8], seed=[1, 2])
     states = decoder.encode(features)
@@ -166,11 +187,11 @@ def test_weights_file_loading_path(tmp_path):
 
 def test_bleu_and_baseline():
     references = [["a dog runs on the grass", "a brown dog is running"], ["a man rides a bike", "a cyclist"]]
-    perfect = evaluate.bleu_scores(["a dog runs on the grass", "a man rides a bike"], references)
+    perfect = bleu_scores(["a dog runs on the grass", "a man rides a bike"], references)
     assert perfect["bleu4"] == pytest.approx(1.0)
-    poor = evaluate.bleu_scores(["a man rides a bike", "a dog runs on the grass"], references)
+    poor = bleu_scores(["a man rides a bike", "a dog runs on the grass"], references)
     assert poor["bleu1"] < perfect["bleu1"]
-    assert evaluate.constant_baseline(references * 5, candidates=4, images=10) in {
+    assert constant_baseline(references * 5, candidates=4, images=10) in {
         "a dog runs on the grass", "a man rides a bike"}
 
 
@@ -217,14 +238,14 @@ def test_predict_script_local_rest_and_grpc(quick_run, tmp_path):
 
 def test_decoder_schedule_and_selection_flags():
     """--schedule cosine decays the decoder's rate to zero over --epochs; constant keeps --learning-rate."""
-    config = train.parse_config(train.Config, ["--sample", "--epochs", "4", "--schedule", "cosine"])
+    config = parse_config(Config, ["--sample", "--epochs", "4", "--schedule", "cosine"])
     schedule = train.decoder_learning_rate(config, steps_per_epoch=10)
     assert float(schedule(0)) == pytest.approx(config.learning_rate)
     assert float(schedule(20)) == pytest.approx(config.learning_rate / 2, rel=1e-4)
     assert float(schedule(40)) == pytest.approx(0.0, abs=1e-12)
-    constant = train.parse_config(train.Config, ["--sample", "--learning-rate", "0.002"])
+    constant = parse_config(Config, ["--sample", "--learning-rate", "0.002"])
     assert train.decoder_learning_rate(constant, steps_per_epoch=10) == 0.002
     for flag, value in (("--schedule", "linear"), ("--select-by", "accuracy")):
         with pytest.raises(SystemExit):  # argparse refuses a choice it does not know
-            train.parse_config(train.Config, ["--sample", flag, value])
+            parse_config(Config, ["--sample", flag, value])
     assert config.select_by == "bleu"  # the kept epoch is the one whose captions scored best on validation

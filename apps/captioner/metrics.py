@@ -8,6 +8,9 @@ reports BLEU-4 0.195-0.213 on Flickr8k with ImageNet features).
 
 The baseline answers every image with one fixed caption: the training caption that scores best against
 the training images' references. A model must beat it to show that it looks at the picture.
+
+The captions scored are written by the export's own decoding functions (`caption_all` over cached features,
+`serve.CaptionWriter`), so the figures are what the served model writes.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from shared.runtime.progress import progress
 from shared.modeling.text import normalize_reference
+from shared.runtime.progress import progress
 
 
 def normalize(captions: list[str]) -> list[str]:
@@ -52,3 +55,12 @@ def constant_baseline(train_captions: list[list[str]], candidates: int = 300, im
     scores = [bleu4.corpus_score([candidate] * len(references), None).score
               for candidate in progress(pool, total=len(pool), label="constant-caption baseline")]
     return pool[int(np.argmax(scores))]
+
+
+def caption_all(function, features, batch_size=64):
+    """Run an in-graph captioning function over features in batches -> list of str."""
+    traced = tf.function(function)
+    starts = range(0, len(features), batch_size)
+    out = [traced(tf.constant(features[i:i + batch_size], tf.float32)).numpy()
+           for i in progress(starts, total=len(starts), label=f"captioning {len(features)} images")]
+    return [text.decode("utf-8") for part in out for text in part]

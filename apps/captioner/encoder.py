@@ -1,21 +1,16 @@
-"""Costly caching for the captioner: the image encoder and every image's features, computed once.
+"""The image encoder: InceptionV3 as it is, or trained here first on the captions (word presence).
 
-Usage:
-    python apps/captioner/prepare.py --data-dir ../shared/data/flickr8k --inception-weights none
-    (train.py calls the same functions and reuses whatever is already cached)
+With `--inception-weights imagenet` (or a weights file) InceptionV3 is used as it is. With `none` (what these
+machines have: ImageNet weights cannot be downloaded here), InceptionV3 is first trained on the caption data
+itself, to predict which of the most frequent content words occur in an image's captions (one sigmoid per
+word). It learns "dog", "snow", "water", "red" from the pictures. The trained weights go to
+<output-dir>/encoder/<recipe key>/, the key naming everything that shapes them (input size, words, epochs,
+precision, learning rate, seed, data): a run reuses an encoder only when it would have trained the same one
+(an encoder from a `--quick` smoke run is never picked up).
 
-1. Encoder. With `--inception-weights imagenet` (or a weights file) InceptionV3 is used as it is. With
-   `none` (what these machines have: ImageNet weights cannot be downloaded here), InceptionV3 is first
-   trained on the caption data itself, to predict which of the most frequent content words occur in an
-   image's captions (one sigmoid per word). It learns "dog", "snow", "water", "red" from the pictures.
-   The trained weights go to <output-dir>/encoder/<recipe key>/, the key naming everything that shapes
-   them (input size, words, epochs, precision, learning rate, seed, data): a run reuses an encoder only
-   when it would have trained the same one (an encoder from a `--quick` smoke run is never picked up).
-2. Features. Each image goes once through `shared.modeling.vision.decode_and_preprocess` (the exported graph's own
-   function) and the float32 encoder; the pooled vectors are stored in <output-dir>/features/<key>/, the key
-   naming the encoder weights, input size and data, so a new encoder never reuses stale features. The
-   training split is written as it is computed into sharded TFRecords (`--feature-shards`, apps/captioner/
-   shards.py), which training streams with tf.data; validation and test, small, go to eval.npz.
+    encoder, identity = resolve_encoder(config, splits)   # trains first when --inception-weights none
+
+The identity names the weights (and input size): cache.py keys every image's cached features by it.
 """
 
 from __future__ import annotations
@@ -25,22 +20,19 @@ import dataclasses
 import hashlib
 import json
 import pathlib
-import shutil
-import typing
-import uuid
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.captioner import shards
-from shared.runtime import distribute
+from apps.captioner.data import image_dataset
 from shared.modeling.optimizer import cosine_schedule, make_optimizer
-from shared.runtime.progress import progress
+from shared.modeling.precision import dtype_policy
 from shared.modeling.text import standardize_text
+from shared.modeling.vision import build_encoder
+from shared.runtime import distribute
 from shared.runtime.time_budget import TimeBudget
 from shared.runtime.training import fit
-from shared.modeling.vision import build_encoder, decode_and_preprocess, preprocess_pixels
 
 # Words that say nothing about what is in a picture: not worth an output of the encoder's training task.
 STOPWORDS = set("a an the of in on at to and is are with its his her their two three one some while "
@@ -65,34 +57,6 @@ def word_presence(captions: list[list[str]], words: list[str]) -> np.ndarray:
             if word in index:
                 labels[row, index[word]] = 1.0
     return labels
-
-
-def image_dataset(images: list[bytes], size: int, batch_size: int, labels=None, training=False, seed=0,
-                  crop: float = 1.0):
-    """Encoded image files -> batches of preprocessed pixels (and labels), decoded in parallel.
-
-    Training batches are augmented: a random crop whose sides are `crop` of the picture's or more (1: the
-    whole picture), resized to `size` by the serving graph's own `preprocess_pixels`, mirrored half the time.
-    Every other batch is exactly what the exported graph computes (`decode_and_preprocess`).
-    """
-    data = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, labels))
-    if training:
-        data = data.shuffle(len(images), seed=seed).repeat()
-
-    def load(image, *label):
-        if training and crop < 1.0:  # a dog in a corner of the picture is still a dog
-            decoded = tf.io.decode_image(image, channels=3, expand_animations=False, dtype=tf.uint8)
-            shape = tf.shape(decoded)
-            fraction = tf.random.uniform([], crop, 1.0)
-            sides = tf.cast(tf.cast(shape[:2], tf.float32) * fraction, tf.int32)
-            pixels = preprocess_pixels(tf.image.random_crop(decoded, tf.concat([sides, [3]], 0)), size)
-        else:
-            pixels = decode_and_preprocess(image, size)
-        if training:  # mirror images: a dog facing left is still a dog
-            pixels = tf.image.random_flip_left_right(pixels, seed=seed)
-        return (pixels, *label) if label else pixels
-
-    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def encoder_recipe(config, splits) -> dict:
@@ -128,8 +92,7 @@ def train_encoder(config, splits) -> pathlib.Path:
     batch = config.encoder_batch_size * distribute.replicas()  # per replica x replicas
     steps = max(1, len(splits["train"].images) // batch)  # per epoch
     with distribute.scope():  # variables mirrored on every replica under --distribute
-        keras.config.set_dtype_policy(config.encoder_precision)
-        try:
+        with dtype_policy(config.encoder_precision):  # float32 weights; bfloat16 compute when mixed
             encoder = build_encoder(None, config.image_size)
             # Keras' InceptionV3 averages batch statistics with momentum 0.99: after a few hundred steps from
             # random weights the averages still describe the first batches, and inference (validation, the
@@ -146,8 +109,6 @@ def train_encoder(config, splits) -> pathlib.Path:
             # Flickr8k run from 0.5, with random crops and no warm-up, stayed at the base-rate loss for 12 epochs.)
             rate = labels["train"].mean(axis=0).clip(1e-4, 1 - 1e-4)
             head.bias.assign(np.log(rate / (1 - rate)).astype(np.float32))
-        finally:
-            keras.config.set_dtype_policy("float32")
         learning_rate = config.encoder_learning_rate
         if config.encoder_schedule == "cosine":  # decays to zero at the last of --encoder-epochs
             # One epoch of warm-up from zero first: random BatchNorm statistics make the first steps erratic.
@@ -199,67 +160,3 @@ def resolve_encoder(config, splits) -> tuple[keras.Model, str]:
 def _file_digest(path) -> str:
     return hashlib.sha1(pathlib.Path(path).read_bytes()).hexdigest()[:12]
 
-
-def feature_batches(encoder: keras.Model, images: list[bytes], size: int,
-                    batch_size: int = 32) -> typing.Iterator[np.ndarray]:
-    """Pooled encoder features, [batch, 2048] float16 at a time, through the serving graph's preprocessing."""
-    batches = image_dataset(images, size, batch_size)
-    for pixels in progress(batches, total=-(-len(images) // batch_size), label=f"features of {len(images)} images"):
-        yield encoder(pixels, training=False).numpy().astype(np.float16)
-
-
-def extract_features(encoder: keras.Model, images: list[bytes], size: int, batch_size: int = 32) -> np.ndarray:
-    """Pooled encoder features [len(images), 2048] as float16, all in memory (validation and test)."""
-    features = list(feature_batches(encoder, images, size, batch_size))
-    return np.concatenate(features) if features else np.zeros((0, encoder.output_shape[-1]), np.float16)
-
-
-class FeatureShards(typing.NamedTuple):
-    """The training split's features on disk: TFRecord shards that `shards.caption_stream` reads."""
-    files: list[str]
-    shape: tuple[int, int]  # (images, feature size), like the array it stands for
-
-
-def cached_features(config, splits, encoder: keras.Model, identity: str) -> dict:
-    """{"train": FeatureShards, other split: features array}, from the cache when its key matches.
-
-    Otherwise the features are extracted into a staging folder that is renamed into place whole, so an
-    interrupted extraction is never read as a cache.
-    """
-    data_key = hashlib.sha1("".join(i for s in splits.values() for i in s.image_ids).encode()).hexdigest()[:8]
-    folder = config.run_dir / "features" / f"{identity}-{data_key}"
-    if not folder.exists():
-        staging = folder.with_name(f".{folder.name}.partial-{uuid.uuid4().hex[:8]}")
-        try:
-            staging.mkdir(parents=True)
-            if "train" in splits:  # written batch by batch as the encoder goes: never all in memory
-                train = splits["train"]
-                shards.write_shards(staging, "train", feature_batches(encoder, train.images, config.image_size),
-                                    train.captions, max(1, min(config.feature_shards, len(train.images))))
-            np.savez(staging / "eval.npz", **{name: extract_features(encoder, split.images, config.image_size)
-                                              for name, split in splits.items() if name != "train"})
-            staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    dim = encoder.output_shape[-1]
-    with np.load(folder / "eval.npz") as cache:
-        features = {name: cache[name] for name in splits if name != "train"}
-    if "train" in splits:
-        features["train"] = FeatureShards(shards.shard_files(folder, "train"), (len(splits["train"].images), dim))
-    return features
-
-
-def main(argv=None):
-    from apps.captioner import data, train  # the same Config and data as train.py
-
-    config = train.resolve_config(train.parse_config(train.Config, argv, __doc__))
-    splits = data.load_sample(config.seed) if config.sample else data.load_flickr8k(config.data_dir,
-                                                                                     partial=config.partial_data)
-    encoder, identity = resolve_encoder(config, splits)
-    features = cached_features(config, splits, encoder, identity)
-    print({name: value.shape for name, value in features.items()}, "encoder:", identity,
-          f"training shards: {len(features['train'].files)}")
-
-
-if __name__ == "__main__":
-    main()
