@@ -35,7 +35,12 @@ def test_stream_yields_one_pair_per_caption_with_its_features(tmp_path):
     seen = []
     for (batch_features, inputs), targets in stream:
         assert inputs.shape == targets.shape and np.all(inputs.numpy()[:, 0] == START)
-        np.testing.assert_array_equal(inputs.numpy()[:, 1:], targets.numpy()[:, :-1])  # shifted by one
+        # Shifted by one wherever the target is a real token (shared.modeling.teacher_forcing); [end] is never
+        # an input, and an input is padding exactly where its target is.
+        real = targets.numpy()[:, 1:] != 0
+        np.testing.assert_array_equal(inputs.numpy()[:, 1:][real], targets.numpy()[:, :-1][real])
+        assert not np.any(inputs.numpy() == END)
+        np.testing.assert_array_equal(inputs.numpy() == 0, targets.numpy() == 0)
         for row, target in zip(batch_features.numpy(), targets.numpy()):
             image = next(i for i in range(len(features)) if np.array_equal(features[i].astype(np.float32), row))
             seen.append(image)
