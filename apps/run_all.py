@@ -7,14 +7,17 @@ Usage:
 
 Each app's train.py runs as its own process, exactly as its README says (`python apps/<app>/train.py
 --sample`), with its output in runs/run_all/<app>.log; each export is then called in a separate process that
-can import only TensorFlow (shared/runtime/bare_tf.py), with TF Serving's REST JSON, and the answers are printed.
-Two trainings at a time keep both cores busy: one small model's training alone uses about 1.3 of them.
+can import only TensorFlow (shared/runtime/bare_tf.py), with TF Serving's REST JSON, and the answers are printed
+beside what each input shows. The requests are each app's own `serve.example_requests()`: the same ones
+its tests send. Two trainings at a time keep both cores busy: one small model's training alone uses about
+1.3 of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import importlib
 import json
 import os
 import pathlib
@@ -23,59 +26,19 @@ import sys
 import threading
 import time
 
-from shared.runtime.serving import b64, check_saved_model
+from shared.runtime.serving import check_saved_model
 
-
-def _reviews():
-    # The sample grammar's rule: the last clause decides ("dull ... but in the end wonderful" is positive).
-    reviews = {"At first the plot was dull, but in the end it was wonderful.": "positive",
-               "The acting was never good.": "negative"}
-    return {"instances": list(reviews)}, [f"{text} (truly {label})" for text, label in reviews.items()]
-
-
-def _scenes():
-    import numpy as np
-
-    from apps.captioner.data import sample_scene
-
-    rng = np.random.default_rng(2024)
-    scenes = [sample_scene(rng) for _ in range(2)]
-    labels = [f"generated scene, truly: {captions[0]!r}" for _, captions in scenes]
-    return {"instances": [b64(jpeg) for jpeg, _ in scenes]}, labels
-
-
-def _prompts():
-    prompts = ["def ", "class "]
-    # Scalar inputs (num_chars, temperature) exist only in TF Serving's columnar form, "inputs". A minute of
-    # training on Python source gives a weak model: 0.5 keeps its samples to what it is sure of.
-    return {"inputs": {"prompt": prompts, "num_chars": 120, "temperature": 0.5}}, prompts
-
-
-def _sentences():
-    from apps.translator.data import sample_pairs
-
-    pairs = sample_pairs(2, seed=2024)  # new sentences of the sample grammar, with their true translations
-    return {"instances": pairs.english}, [f"{english} -> truly: {spanish}"
-                                          for english, spanish in zip(pairs.english, pairs.spanish)]
-
-
-def _video():
-    from apps.video_tagger.data import generate_videos
-
-    video = generate_videos(1, seed=0)
-    frames = 12
-    truth = " ".join(video.class_names[label - 1] for label in video.labels[0][:frames])
-    # One video per request: its frames are the signature's single input, sent in the columnar form.
-    return {"inputs": {"frames": video.inputs[0][:frames].tolist()}}, [f"generated video, truly: {truth}"]
-
-
-# app name -> a function giving (TF Serving REST request for serving_default, what each input shows)
 APPS_DIR = pathlib.Path(__file__).resolve().parent
 # Measured on 2 idle cores (--sample, one app at a time): captioner 4:15, video_tagger 2:37, translator 1:29,
 # char_lm 1:24, imdb_sentiment 0:36.
 LONGEST_FIRST = ["captioner", "video_tagger", "translator", "char_lm", "imdb_sentiment"]
-APPS = {"imdb_sentiment": _reviews, "char_lm": _prompts, "translator": _sentences, "captioner": _scenes,
-        "video_tagger": _video}
+APPS = ("imdb_sentiment", "char_lm", "translator", "captioner", "video_tagger")
+
+
+def example_request(app: str):
+    """The app's own demo request (the first of its serve.example_requests()) and what each input shows."""
+    example = importlib.import_module(f"apps.{app}.serve").example_requests()[0]
+    return example.body, example.shows
 
 
 def _clock(seconds: float) -> str:
@@ -121,7 +84,7 @@ def train_and_check(app: str, args, say) -> tuple:
         raise RuntimeError(f"{app}: train.py failed (exit {completed.returncode}); the end of {log}:\n{tail}")
     metrics = json.loads((pathlib.Path("runs") / app / "metrics.json").read_text())
     say(app, f"checking {metrics['export_path']} in a TensorFlow-only process")
-    request, labels = APPS[app]()
+    request, labels = example_request(app)
     result = check_saved_model(metrics["export_path"], [request])["results"][0]
     if result["status"] != 200:
         raise RuntimeError(f"{app}: the export refused its sample request: {result['response']}")
