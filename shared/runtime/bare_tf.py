@@ -1,5 +1,8 @@
 """Load a SavedModel with nothing but TensorFlow and answer TF Serving REST requests.
 
+Home of: the TensorFlow-only check of an export (core ops, CPU kernels, no project import) and the
+stand-in TF Serving REST server.
+
 This file is a standalone script: it imports only the Python standard library and `tensorflow`. Before
 TensorFlow loads, it makes the project, Keras, keras_hub/keras_nlp and tensorflow_text *unimportable*, and
 it lists every op in the graph that core TensorFlow does not register. That is the point: it proves an
@@ -16,6 +19,22 @@ the graph holds an op that such a host cannot run: not registered by core Tensor
     python -I shared/runtime/bare_tf.py saved_models/imdb_sentiment/1 --request '{"instances": ["Great film!"]}'
     python -I shared/runtime/bare_tf.py saved_models/imdb_sentiment/1 --serve 8501 --model-name imdb_sentiment
     python -I shared/runtime/bare_tf.py MODEL --request-file req.json --repeat 50   # latency in milliseconds
+
+Its public surface, what the rest of the project imports from it (every other name is this script's own):
+
+    request_columns(request, input_names)  a REST request (row or columnar form) -> {input name: value}
+    response_body(outputs, columnar)       named numpy outputs -> the REST answer ("predictions"/"outputs")
+    string_array(value)                    text and b64 items of a string input -> a numpy array of bytes
+    op_message(message)                    a graph error's own words (what TF Serving answers with)
+    predict, answer, serve                 one request -> answer; the loopback REST server
+    cpu_unservable_ops, non_core_ops       the graph checks
+    MAX_BODY_BYTES, LISTEN_BACKLOG         the REST server's limits
+
+The gRPC client and server and the warm-up writer (shared/runtime/serving_assets.py) read requests and
+shape answers through these, so every path speaks the same JSON. Why one file of more than 300 lines: it
+must run as `python -I shared/runtime/bare_tf.py`, a process that can import nothing of the project, so
+it cannot be split into modules of the package (a second file would need sys.path tricks that `-I` exists
+to rule out).
 """
 
 import argparse
@@ -81,11 +100,16 @@ def _decode(value):
     return value
 
 
-def _as_bytes(value):
+def as_bytes(value):
     """Text and b64 items may mix in one string input (TF Serving accepts that): all become bytes."""
     if isinstance(value, list):
-        return [_as_bytes(item) for item in value]
+        return [as_bytes(item) for item in value]
     return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def string_array(value):
+    """A string input's value (text, bytes, nested lists of them) -> a numpy object array of bytes."""
+    return np.array(as_bytes(value), dtype=object)
 
 
 def _encode(array, output_name):
@@ -142,7 +166,7 @@ def _to_tensors(columns, signature):
     for name, spec in specs.items():
         value = columns[name]
         if spec.dtype == tf.string:
-            value = _as_bytes(value)
+            value = as_bytes(value)
         elif spec.dtype.is_integer:
             value = _integers(value, name, spec.dtype)
         tensors[name] = tf.constant(value, dtype=spec.dtype)
@@ -199,11 +223,11 @@ def answer(loaded, request):
     try:
         return predict(loaded, request), 200
     except (ValueError, TypeError, KeyError, tf.errors.OpError) as error:
-        message = _op_message(error.message) if isinstance(error, tf.errors.OpError) else str(error)
+        message = op_message(error.message) if isinstance(error, tf.errors.OpError) else str(error)
         return {"error": f"{type(error).__name__}: {message[:2000]}"}, 400
 
 
-def _op_message(message):
+def op_message(message):
     """The op's own words from a graph error, without TensorFlow's Python traceback of where it was defined.
 
     TF Serving answers with the op's message (e.g. "assertion failed: [image_bytes is not a JPEG ...]"),
