@@ -1,7 +1,6 @@
 """Load a SavedModel with nothing but TensorFlow and answer TF Serving REST requests.
 
-Home of: the TensorFlow-only check of an export (core ops, CPU kernels, no project import) and the
-stand-in TF Serving REST server.
+Home of: the TensorFlow-only check of an export and the stand-in TF Serving REST server.
 
 This file is a standalone script: it imports only the Python standard library and `tensorflow`. Before
 TensorFlow loads, it makes the project, Keras, keras_hub/keras_nlp and tensorflow_text *unimportable*, and
@@ -20,21 +19,12 @@ the graph holds an op that such a host cannot run: not registered by core Tensor
     python -I shared/runtime/bare_tf.py saved_models/imdb_sentiment/1 --serve 8501 --model-name imdb_sentiment
     python -I shared/runtime/bare_tf.py MODEL --request-file req.json --repeat 50   # latency in milliseconds
 
-Its public surface, what the rest of the project imports from it (every other name is this script's own):
-
-    request_columns(request, input_names)  a REST request (row or columnar form) -> {input name: value}
-    response_body(outputs, columnar)       named numpy outputs -> the REST answer ("predictions"/"outputs")
-    string_array(value)                    text and b64 items of a string input -> a numpy array of bytes
-    op_message(message)                    a graph error's own words (what TF Serving answers with)
-    predict, answer, serve                 one request -> answer; the loopback REST server
-    cpu_unservable_ops, non_core_ops       the graph checks
-    MAX_BODY_BYTES, LISTEN_BACKLOG         the REST server's limits
-
-The gRPC client and server and the warm-up writer (shared/runtime/serving_assets.py) read requests and
-shape answers through these, so every path speaks the same JSON. Why one file of more than 300 lines: it
-must run as `python -I shared/runtime/bare_tf.py`, a process that can import nothing of the project, so
-it cannot be split into modules of the package (a second file would need sys.path tricks that `-I` exists
-to rule out).
+Public surface (what the project imports; every other name is this script's own): `request_columns` and
+`response_body` (REST JSON <-> named values), `string_array` and `op_message` (a string input's bytes; a graph
+error's own words), `predict`, `answer`, `serve`, the graph checks `non_core_ops` and `cpu_unservable_ops`,
+and the server limits MAX_BODY_BYTES and LISTEN_BACKLOG. The gRPC client and server and the warm-up writer go
+through these, so every path reads requests alike. It is one file of more than 300 lines because it must
+run as `python -I`, importing nothing of the project: it cannot lean on other modules of the package.
 """
 
 import argparse
@@ -295,15 +285,10 @@ def cpu_unservable_ops(model_dir):
 
 def describe(loaded):
     """Every signature's input and output names, dtypes and shapes."""
-    info = {}
-    for name, function in loaded.signatures.items():
-        info[name] = {
-            "inputs": {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None]
-                       for k, v in function.structured_input_signature[1].items()},
-            "outputs": {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None]
-                        for k, v in function.structured_outputs.items()},
-        }
-    return info
+    def specs(named):
+        return {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None] for k, v in named.items()}
+    return {name: {"inputs": specs(function.structured_input_signature[1]),
+                   "outputs": specs(function.structured_outputs)} for name, function in loaded.signatures.items()}
 
 
 # The stand-in server's own limits (TF Serving has its own; tests and users without Docker meet these).

@@ -17,6 +17,10 @@ is the field's comment in the code and its `--help` text on the command line, so
 
     config = parse_config(Config, ["--units", "32", "--quick"])
 
+`parse_config` is two named steps: `parse_flags` (argv -> config, nothing else read) and
+`shared.runtime.distribute.for_this_worker` (where this process writes: under `--distribute multi-worker`
+a non-chief worker gets its scratch folder; the only step that reads TF_CONFIG).
+
 The config is saved as JSON beside every run's outputs and every export (`save_config`).
 """
 

@@ -41,6 +41,11 @@ from shared.runtime.config import TrainConfig, save_config
 from shared.runtime.export import export_saved_model
 from shared.runtime.serving import check_saved_model
 
+def _inside(*parts: str) -> property:
+    """A RunFolder property: the path `parts` inside the run folder."""
+    return property(lambda folder: folder.root.joinpath(*parts), doc="/".join(parts))
+
+
 class RunFolder(typing.NamedTuple):
     """Every path of one run folder, named once (the layout in the module docstring).
 
@@ -50,43 +55,19 @@ class RunFolder(typing.NamedTuple):
     """
 
     root: pathlib.Path
+    config = _inside("config.json")
+    metrics = _inside("metrics.json")
+    history = _inside("history.csv")
+    checkpoints = _inside("checkpoints")
+    best_checkpoint = _inside("checkpoints", "best.weights.h5")
+    last_checkpoint = _inside("checkpoints", "last.weights.h5")
+    backup = _inside("backup")
+    logs = _inside("logs")
 
     @classmethod
     def of(cls, config: TrainConfig) -> "RunFolder":
         """The run folder of `config` (`config.run_dir`: `--output-dir`, or a worker's scratch folder)."""
         return cls(pathlib.Path(config.run_dir))
-
-    @property
-    def config(self) -> pathlib.Path:
-        return self.root / "config.json"
-
-    @property
-    def metrics(self) -> pathlib.Path:
-        return self.root / "metrics.json"
-
-    @property
-    def history(self) -> pathlib.Path:
-        return self.root / "history.csv"
-
-    @property
-    def checkpoints(self) -> pathlib.Path:
-        return self.root / "checkpoints"
-
-    @property
-    def best_checkpoint(self) -> pathlib.Path:
-        return self.checkpoints / "best.weights.h5"
-
-    @property
-    def last_checkpoint(self) -> pathlib.Path:
-        return self.checkpoints / "last.weights.h5"
-
-    @property
-    def backup(self) -> pathlib.Path:
-        return self.root / "backup"
-
-    @property
-    def logs(self) -> pathlib.Path:
-        return self.root / "logs"
 
     def tensorboard(self, run_id: str) -> pathlib.Path:
         """One run's TensorBoard folder, logs/<run id>/ (a resumed run keeps its id)."""
