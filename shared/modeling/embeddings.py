@@ -1,4 +1,7 @@
-"""Token embeddings with masking, for word ids and character ids alike."""
+"""Token embeddings with masking, for word ids and character ids alike.
+
+Home of: token ids -> vectors, with the padding mask (id 0) every later layer reads (`TokenEmbedding`).
+"""
 
 from __future__ import annotations
 

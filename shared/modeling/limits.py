@@ -1,5 +1,7 @@
 """Per-request cost limits, checked inside serving graphs before the expensive work starts.
 
+Home of: the per-request limit checks of every serving graph (`check_at_most`, `guarded`, `at_most_rows`).
+
 Every signature states what one request may ask for (rows, characters, pixels, generated characters) and
 refuses more with an InvalidArgument error that names the limit, which TF Serving answers as HTTP 400.
 The checks run as control dependencies of the value they guard, so nothing downstream (decoding,

@@ -1,5 +1,8 @@
 """Masking: padded batches whose padding changes nothing.
 
+Home of: masks from lengths and back (`lengths_to_mask`, `mask_to_lengths`), masked pooling, the
+masked loss and accuracy, and the no-empty-row rule (`ensure_nonempty`).
+
 A batch of sequences of different lengths is right-padded with 0 to one length. The mask (True = real
 step) tells every layer which steps are padding: recurrent layers carry their state unchanged across masked
 steps, pooling skips them, and the loss and the metrics leave them out. Keep padding on the right: the

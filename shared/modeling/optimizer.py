@@ -1,4 +1,9 @@
-"""Gradient clipping: the one place every app's optimizer is made.
+"""The optimizer every app trains with: Adam (or SGD), gradient clipping and learning-rate schedules.
+
+Home of: making the optimizer (`make_optimizer`, the one place every app's optimizer is made), the clipping
+bound every app starts from (`DEFAULT_CLIPNORM`, `--clipnorm`), weight averaging (`ema_momentum`) and the
+learning-rate schedule (`cosine_schedule`, with warm-up). Three things, one module: all three decide how a
+gradient becomes a step (the second example below asks for all of them at once).
 
 Why clip: backpropagation through time multiplies one Jacobian per time step, so on a long sequence a
 gradient can grow by orders of magnitude in a single step (exploding gradients) and one bad batch can wreck

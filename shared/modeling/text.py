@@ -1,5 +1,8 @@
 """Raw text -> token ids, inside the graph, with core TensorFlow ops only.
 
+Home of: the one cleaning rule (`standardize_text`), text cut to a byte limit (`cut_bytes`), the word
+vectorizers and the special ids PAD/UNK/START/END, and ids -> text (`ids_to_text`, `join_words`).
+
 The exported SavedModels take raw strings, so tokenization must travel inside them. Keras'
 `TextVectorization` does that with core ops (regex replace, whitespace split, a lookup table): TF Serving
 needs no extra op library. `standardize_text` is the suite's one cleaning rule; it never fails on bad

@@ -1,5 +1,8 @@
 """Images in, feature vectors out: the encoder the captioner and the video tagger share.
 
+Home of: image bytes -> encoder input (`decode_and_preprocess`, with the decompression-bomb header
+checks) and the image encoder (`build_encoder`).
+
 One function turns raw bytes into the encoder's input (`decode_and_preprocess`) and is used in both places
 that need it: `prepare.py` when it caches features, and the exported serving graph. The cache and the server
 therefore see identical pixels, and a test holds them to it.

@@ -1,5 +1,7 @@
 """Load a SavedModel with nothing but TensorFlow and answer TF Serving REST requests.
 
+Home of: the TensorFlow-only check of an export and the stand-in TF Serving REST server.
+
 This file is a standalone script: it imports only the Python standard library and `tensorflow`. Before
 TensorFlow loads, it makes the project, Keras, keras_hub/keras_nlp and tensorflow_text *unimportable*, and
 it lists every op in the graph that core TensorFlow does not register. That is the point: it proves an
@@ -16,6 +18,13 @@ the graph holds an op that such a host cannot run: not registered by core Tensor
     python -I shared/runtime/bare_tf.py saved_models/imdb_sentiment/1 --request '{"instances": ["Great film!"]}'
     python -I shared/runtime/bare_tf.py saved_models/imdb_sentiment/1 --serve 8501 --model-name imdb_sentiment
     python -I shared/runtime/bare_tf.py MODEL --request-file req.json --repeat 50   # latency in milliseconds
+
+Public surface (what the project imports; every other name is this script's own): `request_columns` and
+`response_body` (REST JSON <-> named values), `string_array` and `op_message` (a string input's bytes; a graph
+error's own words), `predict`, `answer`, `serve`, the graph checks `non_core_ops` and `cpu_unservable_ops`,
+and the server limits MAX_BODY_BYTES and LISTEN_BACKLOG. The gRPC client and server and the warm-up writer go
+through these, so every path reads requests alike. It is one file of more than 300 lines because it must
+run as `python -I`, importing nothing of the project: it cannot lean on other modules of the package.
 """
 
 import argparse
@@ -81,11 +90,16 @@ def _decode(value):
     return value
 
 
-def _as_bytes(value):
+def as_bytes(value):
     """Text and b64 items may mix in one string input (TF Serving accepts that): all become bytes."""
     if isinstance(value, list):
-        return [_as_bytes(item) for item in value]
+        return [as_bytes(item) for item in value]
     return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def string_array(value):
+    """A string input's value (text, bytes, nested lists of them) -> a numpy object array of bytes."""
+    return np.array(as_bytes(value), dtype=object)
 
 
 def _encode(array, output_name):
@@ -142,7 +156,7 @@ def _to_tensors(columns, signature):
     for name, spec in specs.items():
         value = columns[name]
         if spec.dtype == tf.string:
-            value = _as_bytes(value)
+            value = as_bytes(value)
         elif spec.dtype.is_integer:
             value = _integers(value, name, spec.dtype)
         tensors[name] = tf.constant(value, dtype=spec.dtype)
@@ -199,11 +213,11 @@ def answer(loaded, request):
     try:
         return predict(loaded, request), 200
     except (ValueError, TypeError, KeyError, tf.errors.OpError) as error:
-        message = _op_message(error.message) if isinstance(error, tf.errors.OpError) else str(error)
+        message = op_message(error.message) if isinstance(error, tf.errors.OpError) else str(error)
         return {"error": f"{type(error).__name__}: {message[:2000]}"}, 400
 
 
-def _op_message(message):
+def op_message(message):
     """The op's own words from a graph error, without TensorFlow's Python traceback of where it was defined.
 
     TF Serving answers with the op's message (e.g. "assertion failed: [image_bytes is not a JPEG ...]"),
@@ -271,15 +285,10 @@ def cpu_unservable_ops(model_dir):
 
 def describe(loaded):
     """Every signature's input and output names, dtypes and shapes."""
-    info = {}
-    for name, function in loaded.signatures.items():
-        info[name] = {
-            "inputs": {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None]
-                       for k, v in function.structured_input_signature[1].items()},
-            "outputs": {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None]
-                        for k, v in function.structured_outputs.items()},
-        }
-    return info
+    def specs(named):
+        return {k: [v.dtype.name, v.shape.as_list() if v.shape.rank is not None else None] for k, v in named.items()}
+    return {name: {"inputs": specs(function.structured_input_signature[1]),
+                   "outputs": specs(function.structured_outputs)} for name, function in loaded.signatures.items()}
 
 
 # The stand-in server's own limits (TF Serving has its own; tests and users without Docker meet these).

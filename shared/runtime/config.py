@@ -1,5 +1,8 @@
 """One frozen `Config` dataclass per app, turned into the suite's one command line.
 
+Home of: the flags every app shares (`TrainConfig`, `option`), parsing them (`parse_flags`, `parse_config`)
+and the one reader of a saved config.json (`load_config`).
+
 Every `train.py` in `apps/` shares the flags of `TrainConfig` (`--data-dir`, `--sample`, `--quick`,
 `--epochs`, `--batch-size`, `--seed`, `--output-dir`, `--export-dir`, `--resume`, `--clipnorm`,
 `--learning-rate`, `--distribute`) and adds its own fields. Each field is declared with `option(default, why)`: the why
@@ -13,6 +16,10 @@ is the field's comment in the code and its `--help` text on the command line, so
         units: int = option(64, "Recurrent units per direction: enough for sentiment, cheap on CPU.")
 
     config = parse_config(Config, ["--units", "32", "--quick"])
+
+`parse_config` is two named steps: `parse_flags` (argv -> config, nothing else read) and
+`shared.runtime.distribute.for_this_worker` (where this process writes: under `--distribute multi-worker`
+a non-chief worker gets its scratch folder; the only step that reads TF_CONFIG).
 
 The config is saved as JSON beside every run's outputs and every export (`save_config`).
 """
@@ -124,12 +131,11 @@ def build_parser(cls: type[TrainConfig], description: str | None = None) -> argp
     return parser
 
 
-def parse_config(cls: type[TrainConfig], argv: typing.Sequence[str] | None = None,
-                 description: str | None = None) -> TrainConfig:
+def parse_flags(cls: type[TrainConfig], argv: typing.Sequence[str] | None = None,
+                description: str | None = None) -> TrainConfig:
     """Parse `argv` into a frozen `cls`; `--sample` and `--quick` fill their overrides into unset fields.
 
-    Under `--distribute multi-worker`, a worker that is not the chief gets its scratch folder as output and
-    export folder (`shared.runtime.distribute.for_this_worker`): only the chief writes the real ones.
+    It reads nothing but `argv` (no environment variable, no file): the same flags, the same config.
     """
     given = vars(build_parser(cls, description).parse_args(argv))
     values = {}
@@ -138,7 +144,18 @@ def parse_config(cls: type[TrainConfig], argv: typing.Sequence[str] | None = Non
     if given.get("quick"):
         values.update(cls.QUICK)
     values.update(given)  # what the user typed always wins
-    return distribute.for_this_worker(cls(**values))
+    return cls(**values)
+
+
+def parse_config(cls: type[TrainConfig], argv: typing.Sequence[str] | None = None,
+                 description: str | None = None) -> TrainConfig:
+    """The config this process runs with: `parse_flags`, then `distribute.for_this_worker`, two steps.
+
+    The second step is the only one that reads the environment (TF_CONFIG, and only under
+    `--distribute multi-worker`): a worker that is not the chief gets its scratch folder as output and
+    export folder, so only the chief writes the real ones (shared/runtime/run.py's layout).
+    """
+    return distribute.for_this_worker(parse_flags(cls, argv, description))
 
 
 def to_dict(config: TrainConfig) -> dict:

@@ -1,5 +1,8 @@
 """Finding a dataset: `--data-dir`, then the download cache, then a download; else a clear error.
 
+Home of: where a dataset comes from (`resolve_data_dir`) and the checks of what was read (`check_counts`,
+`require_keys`, `DataCorruptError`).
+
 Every app's loader calls `resolve_data_dir` with the files it needs and a download function. Users with
 internet get the real download; offline machines point `--data-dir` at a local copy, or use `--sample`.
 """

@@ -1,5 +1,7 @@
 """`--distribute none|mirrored|multi-worker`: TensorFlow's own distribution strategies, for every train.py.
 
+Home of: the `--distribute` strategies, worker roles from TF_CONFIG and where a non-chief worker writes.
+
     python apps/imdb_sentiment/train.py --distribute mirrored        # every GPU of this host, one replica each
     TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}' \\
         python apps/imdb_sentiment/train.py --distribute multi-worker  # run once per host, index 0, 1, ...

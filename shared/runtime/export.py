@@ -1,5 +1,7 @@
 """Export: versioned SavedModels with named, explicitly typed signatures, written atomically.
 
+Home of: writing a SavedModel version (`export_saved_model`): nothing else (the run folder is run.py's).
+
 TF Serving watches `saved_models/<app>/` and loads the highest integer version folder. A version must
 therefore appear whole or not at all: `export_saved_model` writes into a hidden temporary folder beside the
 versions (TF Serving ignores non-numeric names) and renames it to the next free version number; a rename

@@ -1,5 +1,7 @@
 """TF Serving's gRPC API (PredictionService), with the same `predict` as the REST client.
 
+Home of: the gRPC client (`GrpcClient`).
+
     client = GrpcClient("localhost:8500", "imdb_sentiment")
     client.predict(instances=["A fine film."])        # {"predictions": [{"label": "positive", ...}]}
     client.predict_arrays({"text": ["A fine film."]})  # {"label": array([b'positive']), "probability": ...}
@@ -29,7 +31,7 @@ UNLIMITED_MESSAGES = [("grpc.max_send_message_length", -1), ("grpc.max_receive_m
 def _tensor_proto(value, dtype: tf.DType | None):
     """A JSON-decoded value (bytes, str, numbers, nested lists) or array -> TensorProto of `dtype`."""
     if dtype == tf.string or (dtype is None and _holds_text(value)):
-        return tf.make_tensor_proto(np.array(bare_tf._as_bytes(value), dtype=object), dtype=tf.string)
+        return tf.make_tensor_proto(bare_tf.string_array(value), dtype=tf.string)
     array = np.asarray(value)
     if dtype is None:  # the server did not describe this input: let numpy pick, and the server judge
         return tf.make_tensor_proto(array)

@@ -1,5 +1,7 @@
 """A loopback stand-in for TF Serving's gRPC PredictionService, answering from one SavedModel.
 
+Home of: the loopback gRPC server (`start_server`, `grpc_server`).
+
 TF Serving is a C++ server this repository cannot run in CI; this serves the same two RPCs a client uses
 (Predict, GetModelMetadata) with the same messages, over real gRPC, so `GrpcClient` and the apps'
 `predict.py --server grpc://...` are tested on the wire. Refusals use TF Serving's status codes: NOT_FOUND
@@ -87,7 +89,7 @@ class SavedModelPredictionService(prediction_service_pb2_grpc.PredictionServiceS
         except (ValueError, TypeError) as error:  # a shape the signature does not accept
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error)[:2000])
         except tf.errors.OpError as error:  # the graph refused the input (an assertion, a bad JPEG, ...)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, bare_tf._op_message(error.message)[:2000])
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, bare_tf.op_message(error.message)[:2000])
         response = predict_pb2.PredictResponse()
         response.model_spec.CopyFrom(request.model_spec)
         response.model_spec.signature_name = name

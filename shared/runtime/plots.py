@@ -1,4 +1,7 @@
-"""Pictures for the READMEs: training curves from a run's history."""
+"""Pictures for the READMEs: training curves from a run's history.
+
+Home of: the README training-curve pictures (`plot_history`).
+"""
 
 from __future__ import annotations
 

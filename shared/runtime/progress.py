@@ -1,5 +1,7 @@
 """Progress for long work that would otherwise be silent: feature extraction, decoding loops, baselines.
 
+Home of: the progress bar of every long loop outside `fit` (`progress`).
+
 A thin wrapper over Keras' own `keras.utils.Progbar` (the bar `model.fit` prints), so every long loop of
 the suite reports the same way:
 

@@ -1,5 +1,8 @@
 """Crash-safe run state: what `--resume` restores, written so that a kill at any moment leaves it whole.
 
+Home of: atomic writes (`atomic_write`, `AtomicCheckpoint`) and the contents of backup/ (where backup/ is
+in the run folder is shared/runtime/run.py's `RunFolder`).
+
 Every file a run rewrites goes through `atomic_write` or `AtomicCheckpoint`: it is written beside its target
 under a temporary name, flushed to disk and renamed over the target (a rename is atomic), so a kill leaves
 the old file or the new one, never half of one.
@@ -28,6 +31,9 @@ import time
 import typing
 
 import keras
+
+if typing.TYPE_CHECKING:  # the layout's owner imports this module, so only type checkers import it back
+    from shared.runtime.run import RunFolder
 
 WEIGHTS, METADATA, PREVIOUS = "latest.weights.h5", "training_metadata.json", ".bkp"
 FRESH_START = "Run the same command without --resume to start over (that clears backup/ and history.csv)."
@@ -123,35 +129,37 @@ def _has_state(backup: pathlib.Path) -> bool:
     return any((backup / (name + suffix)).exists() for name in (WEIGHTS, METADATA) for suffix in ("", PREVIOUS))
 
 
-def new_run_id(run_dir: pathlib.Path) -> str:
+def new_run_id(folder: RunFolder) -> str:
     """The UTC start time, made unique among the run folder's TensorBoard folders."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     run_id, number = stamp, 1
-    while (run_dir / "logs" / run_id).exists():
+    while folder.tensorboard(run_id).exists():
         number += 1
         run_id = f"{stamp}-{number}"
     return run_id
 
 
-def prepare(run_dir: pathlib.Path, resume: bool, epochs: int) -> RunState:
+def prepare(folder: RunFolder, resume: bool, epochs: int) -> RunState:
     """Before training: restore the newest intact state (`--resume`), or clear the last run's progress.
 
-    Raises ValueError, changing nothing, when `--resume` finds a backup/ in which no state is intact.
+    `folder` is the run folder's layout (shared.runtime.run.RunFolder). Raises ValueError, changing
+    nothing, when `--resume` finds a backup/ in which no state is intact.
     """
-    backup = run_dir / "backup"
-    for folder in (run_dir, run_dir / "checkpoints", backup):  # left by a process killed while writing
-        for stale in folder.glob(".*.incomplete-*"):
+    backup = folder.backup
+    for place in (folder.root, folder.checkpoints, backup):  # left by a process killed while writing
+        for stale in place.glob(".*.incomplete-*"):
             stale.unlink(missing_ok=True)
     if resume and _has_state(backup):
-        return _restore(run_dir, backup, epochs)
+        return _restore(folder, epochs)
     if resume:
         print(f"--resume: no interrupted run in {backup}; starting from epoch 1.", file=sys.stderr)
     shutil.rmtree(backup, ignore_errors=True)  # a fresh start forgets any earlier run's progress
-    (run_dir / "history.csv").unlink(missing_ok=True)
-    return RunState(new_run_id(run_dir), 0)
+    folder.history.unlink(missing_ok=True)
+    return RunState(new_run_id(folder), 0)
 
 
-def _restore(run_dir: pathlib.Path, backup: pathlib.Path, epochs: int) -> RunState:
+def _restore(folder: RunFolder, epochs: int) -> RunState:
+    backup = folder.backup
     metadata, problem = _read_state(backup, "")
     which = f"{backup / WEIGHTS} (the newest state)"
     if problem is not None:
@@ -165,10 +173,10 @@ def _restore(run_dir: pathlib.Path, backup: pathlib.Path, epochs: int) -> RunSta
         for name in (WEIGHTS, METADATA):  # the next backup must rotate a good state into .bkp, not this one
             _atomic_copy(backup / (name + PREVIOUS), backup / name)
     epoch = metadata["epoch"]
-    kept, dropped = cut_history(run_dir / "history.csv", epoch)
+    kept, dropped = cut_history(folder.history, epoch)
     if "best_sha256" in metadata:
-        _restore_best(run_dir / "checkpoints" / "best.weights.h5", backup, metadata["best_sha256"])
-    run_id = metadata.get("run_id") or new_run_id(run_dir)  # a backup of Keras' own format has none
+        _restore_best(folder.best_checkpoint, backup, metadata["best_sha256"])
+    run_id = metadata.get("run_id") or new_run_id(folder)  # a backup of Keras' own format has none
     then = f"continuing run {run_id} at epoch {epoch + 1}" if epoch < epochs else "only the finishing is left"
     print(f"--resume: restored {which}: {epoch} of {epochs} epochs done; {then}."
           + (f" history.csv: dropped the rows of epochs {dropped} (not in the restored state)." if dropped else "")
@@ -221,10 +229,10 @@ class CrashSafeBackup(keras.callbacks.Callback):
     rotates the states and renames the new one into place. fit removes backup/ once the best checkpoint loads.
     """
 
-    def __init__(self, run_dir: pathlib.Path, state: RunState):
+    def __init__(self, folder: RunFolder, state: RunState):
         super().__init__()
-        self.backup, self.state = run_dir / "backup", state
-        self.best = run_dir / "checkpoints" / "best.weights.h5"
+        self.backup, self.state = folder.backup, state
+        self.best = folder.best_checkpoint
         self._staged, self._epoch = None, state.epoch
 
     def on_train_begin(self, logs=None):

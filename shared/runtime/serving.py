@@ -1,5 +1,7 @@
 """Talking to a served model: a TF Serving REST client, a local stand-in, and the bare-TF check.
 
+Home of: the REST client, the local stand-in, `ExampleRequest` and the bare-TF check (`check_saved_model`).
+
 All of them speak the same JSON (TF Serving's REST API), so `predict.py` works the same against a server or
 a folder, and a test of one is a test of the request format users will send:
 

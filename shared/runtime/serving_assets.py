@@ -1,5 +1,7 @@
 """The TF Serving files inside an export: warm-up requests and per-model batching parameters.
 
+Home of: the TF Serving warm-up file and batching parameters inside an export.
+
 `shared/runtime/export.py` calls `write_serving_assets` on the hidden staging folder, before the atomic rename, so a
 version never appears without them:
 
@@ -46,7 +48,7 @@ SERVING_BATCHING_PARAMETERS = pathlib.Path(__file__).resolve().parents[2] / "ser
 
 def _as_array(value, spec: tf.TensorSpec) -> np.ndarray:
     if spec.dtype == tf.string:
-        return np.array(bare_tf._as_bytes(value), dtype=object)
+        return bare_tf.string_array(value)
     return np.array(value, dtype=spec.dtype.as_numpy_dtype)
 
 

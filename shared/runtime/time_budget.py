@@ -1,5 +1,7 @@
 """A training time budget: stop `fit` before a wall-clock limit, and keep the run's time across resumes.
 
+Home of: wall-clock training budgets that hold across resumes (`TimeBudget`).
+
 The benchmarks promise "trained in at most N minutes on 2 CPU cores"; this callback is how a run keeps that
 promise without guessing a number of epochs. Used by the char LM, the translator and the captioner's encoder.
 """

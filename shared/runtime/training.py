@@ -1,7 +1,9 @@
 """The training loop every app shares: callbacks, best/last checkpoints, resume, history.
 
-`fit` writes the run folder's history.csv, checkpoints/, backup/ and logs/<run id>/ (the folder itself and
-its other files belong to shared/runtime/run.py).
+Home of: `fit` and its callbacks (checkpoints, backup, TensorBoard, history.csv).
+
+`fit` writes the run folder's history.csv, checkpoints/, backup/ and logs/<run id>/, at the paths
+shared/runtime/run.py's `RunFolder` names (run.py owns the layout, the folder itself and its other files).
 
 Resume: a run that dies (Ctrl-C, a killed job, a crash) leaves `backup/`. Running the same command with
 `--resume` restores weights, optimizer state and the epoch counter from the newest intact state there, says
@@ -29,6 +31,7 @@ import keras
 from shared.runtime import distribute, resume, run
 from shared.runtime.config import TrainConfig
 
+
 def _best_so_far(history_csv: pathlib.Path, monitor: str, mode: str) -> float | None:
     """The best value of `monitor` in the epochs an interrupted run already finished."""
     if not history_csv.exists():
@@ -53,23 +56,22 @@ def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool =
     `epoch_metrics` (name -> function) are computed then, on the weights the checkpoints save, and join
     the epoch's logs before the checkpoints and the history read them.
     """
-    run_dir = config.run_dir
-    checkpoints = run_dir / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    state = state or resume.RunState(resume.new_run_id(run_dir), 0)
-    backup = resume.CrashSafeBackup(run_dir, state)
+    folder = run.RunFolder.of(config)
+    folder.checkpoints.mkdir(parents=True, exist_ok=True)
+    state = state or resume.RunState(resume.new_run_id(folder), 0)
+    backup = resume.CrashSafeBackup(folder, state)
     return [
         backup,
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         *([_EpochMetrics(epoch_metrics)] if epoch_metrics else []),
         resume.AtomicCheckpoint(
-            str(checkpoints / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
+            str(folder.best_checkpoint), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True,
             # On resume, "best" must beat the epochs already done, not start from scratch.
-            initial_value_threshold=_best_so_far(run_dir / "history.csv", monitor, mode)),
-        resume.AtomicCheckpoint(str(checkpoints / "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs" / state.run_id)),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            initial_value_threshold=_best_so_far(folder.history, monitor, mode)),
+        resume.AtomicCheckpoint(str(folder.last_checkpoint), save_weights_only=True),
+        keras.callbacks.TensorBoard(str(folder.tensorboard(state.run_id))),
+        keras.callbacks.CSVLogger(str(folder.history), append=True),
         backup.committer(),
     ]
 
@@ -138,9 +140,9 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
     """
     counter, nan_guard = _EpochCounter(), _StopOnNaN()
     ema = bool(getattr(model.optimizer, "use_ema", False))
-    run_dir = config.run_dir
+    folder = run.RunFolder.of(config)
     # start_run decided for the app's run folder; other folders (the captioner's encoder stage) decide here.
-    state = run.take_prepared(run_dir) or resume.prepare(run_dir, config.resume, config.epochs)
+    state = run.take_prepared(folder.root) or resume.prepare(folder, config.resume, config.epochs)
     callbacks = (standard_callbacks(config, monitor, mode, ema, epoch_metrics, state) + [counter, nan_guard]
                  + list(extra_callbacks))
     if config.distribute != "none":  # every worker keeps its own slice of each global batch
@@ -154,20 +156,20 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
               verbose=1 if sys.stdout.isatty() else 2)
     seconds = time.perf_counter() - started
     if nan_guard.where is not None:  # a NaN loss never recovers: say so instead of exporting NaN weights
-        shutil.rmtree(run_dir / "backup", ignore_errors=True)  # its newest state holds the NaN weights
+        shutil.rmtree(folder.backup, ignore_errors=True)  # its newest state holds the NaN weights
         raise FloatingPointError(
             f"training diverged: the loss became NaN at {nan_guard.where}. "
             f"Try a smaller --learning-rate or --clipnorm; the best earlier epoch, if any, is in "
-            f"{config.run_dir / 'checkpoints' / 'best.weights.h5'}.")
-    best = run_dir / "checkpoints" / "best.weights.h5"
+            f"{folder.best_checkpoint}.")
+    best = folder.best_checkpoint
     if best.exists():
         try:
             model.load_weights(str(best))
         except Exception as error:  # h5py raises OSError, KeyError or ValueError for a damaged file
             raise ValueError(
-                f"{best} is damaged ({type(error).__name__}: {error}). The resume state in {run_dir / 'backup'} "
+                f"{best} is damaged ({type(error).__name__}: {error}). The resume state in {folder.backup} "
                 f"is kept, with a copy of the best checkpoint: run the same command with --resume to restore "
                 f"it and finish (no epoch is trained again). Should that report the same, delete {best.name} and "
                 f"resume: the last epoch's weights are then kept instead.") from error
-    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # only now: the run's outcome is safe on disk
-    return FitResult(run.read_history(config.run_dir), counter.count, seconds)
+    shutil.rmtree(folder.backup, ignore_errors=True)  # only now: the run's outcome is safe on disk
+    return FitResult(run.read_history(folder.root), counter.count, seconds)

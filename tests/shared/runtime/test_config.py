@@ -4,7 +4,7 @@ from typing import ClassVar
 
 import pytest
 
-from shared.runtime.config import TrainConfig, build_parser, option, parse_config, save_config
+from shared.runtime.config import TrainConfig, build_parser, option, parse_config, parse_flags, save_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,3 +66,12 @@ def test_save_config_round_trips(tmp_path):
     saved = json.loads(save_config(config, tmp_path / "run" / "config.json").read_text())
     assert saved["app"] == "demo" and saved["seed"] == 3 and saved["units"] == 64
 
+
+
+def test_parse_flags_reads_only_argv(monkeypatch):
+    """TF_CONFIG places a worker (parse_config's second step); parsing the flags never reads it."""
+    tf_config = '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}'
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    argv = ["--distribute", "multi-worker", "--output-dir", "out"]
+    assert str(parse_flags(DemoConfig, argv).run_dir) == "out"
+    assert str(parse_config(DemoConfig, argv).run_dir) == "out/.worker-1"
