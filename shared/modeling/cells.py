@@ -1,5 +1,7 @@
 """The recurrent cell table every app chooses from with `--cell`, and why the gated cells are the default.
 
+Home of: the cell table (`CELLS`, `recurrent_layer`, `state_count`) and why gates matter.
+
     CELLS = {"rnn": SimpleRNN, "gru": GRU, "lstm": LSTM}      # Keras' own layers, nothing rewritten
     layer = recurrent_layer("gru", 64, return_sequences=True)
 

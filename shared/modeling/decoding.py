@@ -1,5 +1,8 @@
 """Decoding loops that run inside the graph: greedy, beam search and sampling, as `tf.while_loop`s.
 
+Home of: decoding and sampling, greedy (`greedy_decode`), beam search (`beam_search`), temperature / top-k
+sampling (`sample_next`, `sampling_decode`) and the "impossible" logit (`NEG_INF`), behind one step contract.
+
 An autoregressive decoder (translator, captioner, char_lm) produces one token per step and feeds it back.
 For TF Serving to return whole outputs in one call, that loop must be part of the exported graph. The
 loops here take a `step_fn` and are plain TensorFlow (core ops only), so they trace into a SavedModel

@@ -1,5 +1,7 @@
 """Mixed precision for building a model: the one place the global Keras dtype policy is switched.
 
+Home of: switching the Keras dtype policy while a model is built (`dtype_policy`).
+
 Keras layers take the dtype policy in force when they are *made*, so training in bfloat16 means building the
 model under "mixed_bfloat16" (float32 weights, bfloat16 compute: ~5x faster matrix products on CPUs with AMX
 or AVX512-BF16). Exports are built in float32 from the same weights, so what is served runs the same on any

@@ -1,5 +1,7 @@
 """Teacher forcing: how every autoregressive model of the suite is trained.
 
+Home of: the teacher-forcing shift (`shift_for_teacher_forcing`) every autoregressive app trains with.
+
 An autoregressive decoder (translator, captioner; the char LM is the same idea without a [start]) predicts
 token t from the tokens before it. In training those earlier tokens are the *true* ones, not the model's
 own guesses: the decoder input is the target row shifted right by one. All positions then train in one

@@ -18,7 +18,7 @@ How the pieces fit (the apps only call `scope()` and `global_batch_size()`; the 
   replicas, which the strategy splits again. More replicas: the same per-device work, fewer steps per epoch.
 - Auto-sharding: in-memory datasets shard by DATA (every worker runs the same seeded pipeline and keeps its
   own slice of each global batch; `shard_in_memory`, applied by `fit`). Sharded TFRecords shard by FILE
-  (each worker reads only its own files; see apps/captioner/prepare.py).
+  (each worker reads only its own files; see apps/captioner/cache.py).
 - Only the chief (task "chief", or worker 0 when the cluster has no chief) writes the run folder and the
   export. `for_this_worker` points every other worker's `--output-dir` and `--export-dir` at a scratch
   folder `<run dir>/.worker-<index>/`: it still checkpoints and exports (saving may need every worker to
