@@ -4,8 +4,8 @@ Home of: image bytes -> encoder input (`decode_and_preprocess`, with the decompr
 checks) and the image encoder (`build_encoder`).
 
 One function turns raw bytes into the encoder's input (`decode_and_preprocess`) and is used in both places
-that need it: `prepare.py` when it caches features, and the exported serving graph. The cache and the server
-therefore see identical pixels, and a test holds them to it.
+that need it: `apps/captioner/cache.py` when it caches features, and the exported serving graph. The cache
+and the server therefore see identical pixels, and a test holds them to it.
 
 Decompression bombs: a file of a few hundred bytes may declare 13376 x 13376 pixels. Before decoding, the
 graph reads the declared size from the file's header (JPEG frame header, PNG IHDR, GIF screen and first
