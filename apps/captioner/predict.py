@@ -16,7 +16,8 @@ import argparse
 import json
 import pathlib
 
-from shared.runtime.serving import add_client_arguments, b64, client_from_arguments, image_file_as_jpeg
+from shared.runtime.clients import add_client_arguments, client_from_arguments
+from shared.runtime.serving import b64, image_file_as_jpeg
 
 
 def main(argv=None):

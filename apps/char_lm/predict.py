@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from shared.runtime.serving import add_client_arguments, client_from_arguments
+from shared.runtime.clients import add_client_arguments, client_from_arguments
 
 
 def build_request(args) -> dict:

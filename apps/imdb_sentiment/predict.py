@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from shared.runtime.serving import add_client_arguments, client_from_arguments
+from shared.runtime.clients import add_client_arguments, client_from_arguments
 
 
 def main(argv=None):

@@ -23,7 +23,8 @@ import pathlib
 
 import numpy as np
 
-from shared.runtime.serving import add_client_arguments, b64, client_from_arguments, latest_version
+from shared.runtime.clients import add_client_arguments, client_from_arguments
+from shared.runtime.serving import b64, latest_version
 from shared.runtime.config import load_config
 
 

@@ -11,6 +11,7 @@ export          versioned, atomic SavedModel exports with explicit signatures
 serving_assets  TF Serving warm-up records and batching parameters inside an export
 bare_tf         the standalone checker and REST server that import only TensorFlow
 serving         the REST client, the local stand-in and check_saved_model
+clients         the --model-dir / --server flags of every predict.py and the client they choose
 grpc_client     TF Serving's gRPC API with the same predict as the REST client
 grpc_server     a loopback gRPC PredictionService for tests
 progress        progress bars for long loops

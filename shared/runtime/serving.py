@@ -16,7 +16,6 @@ TensorFlow, which is what TF Serving has, and fails if the export needs anything
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import io
@@ -152,34 +151,6 @@ class LocalModel:
         if status != 200:
             raise ServingError(body["error"])
         return body
-
-
-def add_client_arguments(parser: argparse.ArgumentParser, app: str) -> None:
-    """The flags every predict.py shares: where the model is (folder or server) and how to print."""
-    parser.add_argument("--model-dir", default=f"saved_models/{app}",
-                        help="a SavedModel version folder, or the model folder (its newest version is used)")
-    parser.add_argument("--server", help="TF Serving: http://host:8501 (REST) or grpc://host:8500 (gRPC); "
-                                         "overrides --model-dir")
-    parser.add_argument("--model-name", default=app, help="the model's name on the server")
-    parser.add_argument("--json", action="store_true", help="print the raw response JSON")
-
-
-def client_from_arguments(args: argparse.Namespace):
-    """A TF Serving client when --server is given (REST for http(s)://, gRPC for grpc://), else the local export.
-
-    Raises:
-        ValueError: a --server URL with another (or no) scheme.
-    """
-    if not args.server:
-        return LocalModel(args.model_dir)
-    scheme, _, address = args.server.partition("://")
-    if scheme in ("http", "https") and address:
-        return RestClient(args.server, args.model_name)
-    if scheme == "grpc" and address:
-        from shared.runtime.grpc_client import GrpcClient  # here: gRPC and TensorFlow load only when asked for
-        return GrpcClient(address.rstrip("/"), args.model_name)
-    raise ValueError(f"--server {args.server!r}: give http://host:8501 (TF Serving REST) or "
-                     "grpc://host:8500 (TF Serving gRPC).")
 
 
 def _bare_tf_command(model_dir, *args) -> list[str]:

@@ -13,7 +13,8 @@ from shared.runtime.config import TrainConfig
 from shared.runtime.export import export_saved_model
 from shared.runtime.grpc_client import GrpcClient, _tensor_proto
 from shared.runtime.grpc_server import grpc_server
-from shared.runtime.serving import LocalModel, RestClient, ServingError, b64, client_from_arguments
+from shared.runtime.clients import client_from_arguments
+from shared.runtime.serving import LocalModel, RestClient, ServingError, b64
 
 
 @pytest.fixture(scope="module")
