@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.video_tagger import clips, data, features, metrics, predict, train
+from apps.video_tagger import cache, data, metrics, predict, serve, train, ucf101
+from apps.video_tagger.config import Config
 from apps.video_tagger.model import build_tagger
 from shared.runtime.config import parse_config
 from shared.runtime.data import DataNotFoundError
@@ -39,10 +40,10 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
     assert metrics["export_path"].endswith("video_tagger/1")
     raw, jpeg = metrics["bare_tf_check"]  # answered by a TensorFlow-only process; no stream (bidirectional)
     answer = raw["outputs"]
-    assert len(jpeg["outputs"]["tags"]) == train.CHECK_FRAMES
-    assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
+    assert len(jpeg["outputs"]["tags"]) == serve.CHECK_FRAMES
+    assert len(answer["tags"]) == serve.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
     probabilities = np.asarray(answer["probabilities"])
-    assert probabilities.shape == (train.CHECK_FRAMES, 4)
+    assert probabilities.shape == (serve.CHECK_FRAMES, 4)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert [data.DIRECTIONS[i] for i in probabilities.argmax(axis=1)] == answer["tags"]
     # TF Serving replays the check requests as warm-up records, under this model's name.
@@ -105,7 +106,7 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
 
 
 def _tagger_batch(temporal, seed=0):
-    config = parse_config(train.Config, ["--quick", "--temporal", temporal, "--dropout", "0"])
+    config = parse_config(Config, ["--quick", "--temporal", temporal, "--dropout", "0"])
     keras.utils.set_random_seed(seed)
     tagger = build_tagger(config, feature_dim=6, num_classes=3)
     rng = np.random.default_rng(seed)
@@ -182,13 +183,13 @@ def _write_clips(folder, actions=("Archery", "Biking", "Diving"), groups=4, fram
 
 def test_joined_clip_labels_line_up_with_frames_and_groups_never_mix(tmp_path):
     _write_clips(tmp_path)
-    config = parse_config(train.Config, ["--data-dir", str(tmp_path), "--encoder", "small_cnn",
+    config = parse_config(Config, ["--data-dir", str(tmp_path), "--encoder", "small_cnn",
                                          "--image-size", "16", "--frame-step", "1", "--test-groups", "1",
                                          "--validation-groups", "1"])
-    all_clips = clips.read_clip_folder(tmp_path, 16, 1, 16)
-    splits = clips.split_by_group(all_clips, 1, 1)
+    all_clips = ucf101.read_clip_folder(tmp_path, 16, 1, 16)
+    splits = ucf101.split_by_group(all_clips, 1, 1)
     assert [{c.group for c in splits[s]} for s in ("test", "validation", "train")] == [{1}, {2}, {3, 4}]
-    videos = clips.load_ucf101(config)
+    videos = ucf101.load_ucf101(config)
     assert videos["train"].class_names == ["Archery", "Biking", "Diving"]
     for split in videos.values():
         for frames, labels in zip(split.inputs, split.labels):
@@ -228,11 +229,11 @@ def test_inception_feature_path_trains_and_exports(tmp_path):
                                "--image-size", "75"))
     assert metrics["encoder"] == "inception"
     answer = metrics["bare_tf_check"][0]["outputs"]
-    assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
+    assert len(answer["tags"]) == serve.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
     # The features are cached: the same config reads them back instead of running InceptionV3 again.
-    config = parse_config(train.Config, _argv(tmp_path, "--sample", "--encoder", "inception",
+    config = parse_config(Config, _argv(tmp_path, "--sample", "--encoder", "inception",
                                               "--inception-weights", "none", "--image-size", "75"))
     config = dataclasses.replace(config, image_size=config.size)
-    cached = features.cached_features(config, lambda: pytest.fail("features were computed again"))
+    cached = cache.cached_features(config, lambda: pytest.fail("features were computed again"))
     assert cached["train"].inputs[0].shape[1] == 2048
     assert len(cached["test"]) == metrics["test_videos"]
