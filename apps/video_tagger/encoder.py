@@ -13,7 +13,7 @@
                     of flattening it.
 
 The motion input (`with_motion`) is causal, a frame never sees a later one, so the exported `stream`
-signature carries the previous frame on from one chunk to the next (streaming.py).
+signature carries the previous frame on from one chunk to the next (serve.py).
 """
 
 from __future__ import annotations

@@ -53,6 +53,20 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
     assert not (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # dimension 0 is time: unbatched
 
 
+
+def test_the_first_example_request_is_the_demo_and_the_export_tags_it(quick_run):
+    """serve.example_requests()[0]: what apps/run_all.py sends, the first 12 frames of generated video 0."""
+    demo = serve.example_requests()[0]
+    video = data.generate_videos(1, seed=0)
+    assert demo.body == {"inputs": {"frames": video.inputs[0][:12].tolist()}}
+    assert demo.shows == ["generated video, truly: " + " ".join(data.DIRECTIONS[y - 1] for y in video.labels[0][:12])]
+    tags = LocalModel(quick_run[1]["export_path"]).predict(**demo.body)["outputs"]["tags"]
+    assert len(tags) == 12 and set(tags) <= set(data.DIRECTIONS)
+    # The export is checked and warmed with the other requests: one per signature, of a test video.
+    checks = serve.example_requests(video.inputs[0][:serve.CHECK_FRAMES], stream=True)
+    assert [r.body.get("signature_name", "serving_default") for r in checks] == [
+        "serving_default", "jpeg_frames", "stream"]
+
 def test_bad_shapes_are_refused_clearly(quick_run):
     """Wrong rank, 4 channels, zero frames, tiny or huge frames, too many frames: a clear message each."""
     local = LocalModel(quick_run[1]["export_path"])
