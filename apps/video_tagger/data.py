@@ -51,6 +51,9 @@ class Videos:
 
 @dataclasses.dataclass
 class Clip:
+    """One clip file, read: its action, who is in it (UCF101 group or person: the splits keep them apart),
+    its kept frames, and, from a per-frame label file, one label per frame."""
+
     action: str
     group: int
     name: str

@@ -247,7 +247,7 @@ def test_inception_feature_path_trains_and_exports(tmp_path):
     # The features are cached: the same config reads them back instead of running InceptionV3 again.
     config = parse_config(Config, _argv(tmp_path, "--sample", "--encoder", "inception",
                                               "--inception-weights", "none", "--image-size", "75"))
-    config = dataclasses.replace(config, image_size=config.size)
+    config = config.resolved()  # as train.py does: the frame step and clip length made concrete
     cached = cache.cached_features(config, lambda: pytest.fail("features were computed again"))
     assert cached["train"].inputs[0].shape[1] == 2048
     assert len(cached["test"]) == metrics["test_videos"]
