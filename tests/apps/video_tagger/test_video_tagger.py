@@ -1,6 +1,5 @@
 """The video tagger end to end on tiny data: generated videos, joined GIF clips, masking, export, bad input."""
 
-import dataclasses
 import json
 import pathlib
 
