@@ -22,7 +22,9 @@ import tempfile
 import time
 
 from apps.video_tagger import data, train
+from apps.video_tagger.config import Config
 from benchmarks.common import write_result
+from shared.runtime.config import parse_config
 from shared.runtime.serving import BARE_TF_SCRIPT
 
 CURVES = pathlib.Path(__file__).resolve().parents[1] / "apps" / "video_tagger" / "images" / "validation_accuracy.png"
@@ -77,7 +79,7 @@ def main(argv=None):
         argv = given + ["--temporal", temporal, "--output-dir", str(root / temporal),
                         "--export-dir", str(root / "saved_models" / temporal)]
         runs[temporal] = train.main(argv)
-    config = train.parse_config(train.Config, given)
+    config = parse_config(Config, given)
     video = data.load_sample(config)["test"].inputs[0] if config.sample else None
     best = runs["bidirectional"]
     result = {

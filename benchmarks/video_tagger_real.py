@@ -160,7 +160,7 @@ def native_video(dataset: str, test_people: list[int], step: int, count: int = 3
     import re
 
     from apps.video_tagger import folders
-    from apps.video_tagger.clips import read_frames
+    from apps.video_tagger.data import read_frames
     root, frames, labels, actions = DATA / dataset, [], [], set()
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in folders.VIDEO_SUFFIXES):
         person = int(re.search(folders.DEFAULT_GROUP_PATTERN, path.stem).group(1))

@@ -17,7 +17,7 @@ epoch is chosen on the training videos).
 Training videos are drawn afresh every epoch from random pieces of the training clips, 2-4 pieces of
 different actions joined end to end (`piece_dataset`): KTH has only ten training clips, and always joining
 them the same way would teach the model where the joins are. Validation and test videos join whole clips,
-each clip once (`clips.join_clips`), with their own per-frame labels (background included).
+each clip once (`data.join_clips`), with their own per-frame labels (background included).
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from apps.video_tagger.clips import Clip, join_clips, read_frames, subsample
-from apps.video_tagger.data import Videos
+from apps.video_tagger.data import Clip, Videos, join_clips, read_frames, subsample
 from shared.runtime.data import DataCorruptError, DataNotFoundError
 from shared.runtime.progress import progress
 from shared.modeling.vision import preprocess_pixels

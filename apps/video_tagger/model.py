@@ -9,18 +9,8 @@ layers skip padded frames (the backward direction of a bidirectional layer start
 and padded labels (0) count in neither loss nor accuracy. Logit 0 is the padding class: never a target,
 and the exported graph drops it before the softmax.
 
-Frame encoders (`--encoder`):
-    inception  InceptionV3, globally average-pooled: 2048 numbers saying WHAT is in the frame. Right for
-               real actions (UCF101: a horse, a pool, a bow). Pooling throws away WHERE things are.
-    small_cnn  three strided convolutions, then flatten: keeps WHERE things are, trained end to end with
-               the tagger. Right for the generated videos, whose tags are motion: a change of position.
-    motion_cnn      small_cnn that also sees each frame's difference from the frame before (6 channels):
-                    how fast things move shows in one input, where walking, jogging and running differ (KTH).
-    difference_cnn  small_cnn on the difference alone (3 channels): what moves, without the scene, which
-                    differs between KTH's outdoor and indoor recordings.
-    --pooled        a 4th convolution, then average and max over the map (translation invariant) instead
-                    of flattening it.
-Temporal models (`--temporal`):
+The frame encoders (`--encoder`: InceptionV3, or a small CNN on frames or on their differences) are in
+encoder.py. Temporal models (`--temporal`):
     bidirectional  each frame sees the whole video (offline tagging: the best accuracy);
     causal         each frame sees only the past (streaming: a tag per frame as it arrives);
     none           the per-frame baseline: the same encoder and a Dense layer per frame, no recurrence.
@@ -30,10 +20,9 @@ from __future__ import annotations
 
 import keras
 
+from apps.video_tagger.encoder import FrameDifference
+from shared.modeling.cells import recurrent_layer
 from shared.modeling.masking import lengths_to_mask
-from shared.modeling.vision import build_encoder
-from shared.modeling.cells import CELLS
-
 
 
 @keras.saving.register_keras_serializable(package="video_tagger")
@@ -89,65 +78,6 @@ class PerFrame(keras.layers.Layer):
         return cls(**config)
 
 
-MOTION = {"motion_cnn": "frame_and_difference", "difference_cnn": "difference"}  # encoder -> motion input
-
-
-def with_motion(pixels, previous, motion: str = "frame_and_difference"):
-    """pixels [batch, time, s, s, 3] and the frame before the first, previous [batch, s, s, 3] ->
-    [batch, time, s, s, 6]: every frame and its difference from the frame before (or [..., 3]: the
-    difference alone). Causal (a frame never sees a later one), so a stream can carry `previous` on."""
-    before = keras.ops.concatenate([previous[:, None], pixels[:, :-1]], axis=1)
-    if motion == "difference":
-        return pixels - before
-    return keras.ops.concatenate([pixels, pixels - before], axis=-1)
-
-
-@keras.saving.register_keras_serializable(package="video_tagger")
-class FrameDifference(keras.layers.Layer):
-    """[batch, time, s, s, 3] -> `with_motion`'s input; the first frame's difference is 0 (no frame before)."""
-
-    def __init__(self, motion: str = "frame_and_difference", **kwargs):
-        super().__init__(**kwargs)
-        self.motion = motion
-
-    def call(self, frames):
-        return with_motion(frames, frames[:, 0], self.motion)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] * (1 if self.motion == "difference" else 2))
-
-    def get_config(self):
-        return {**super().get_config(), "motion": self.motion}
-
-
-def build_small_cnn(size: int, width: int, feature_dim: int, channels: int = 3, pooled: bool = False) -> keras.Model:
-    """[batch, size, size, channels] in [-1, 1] -> [batch, feature_dim], keeping the layout (no pooling);
-    `pooled`: one more convolution, then the average and maximum over the map: what moves, wherever it is
-    (a few training people cannot show an action at every place and scale of the picture)."""
-    pixels = keras.Input((size, size, channels), name="pixels")
-    x = pixels
-    for index, filters in enumerate((width, 2 * width, 2 * width, 4 * width)[:4 if pooled else 3]):
-        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
-                                name=f"conv_{index}")(x)
-    if pooled:
-        x = keras.layers.Concatenate(name="pooled")([keras.layers.GlobalAveragePooling2D(name="average")(x),
-                                                     keras.layers.GlobalMaxPooling2D(name="maximum")(x)])
-    else:
-        x = keras.layers.Flatten(name="flatten")(x)  # where the object is survives, in which unit fires
-    features = keras.layers.Dense(feature_dim, activation="relu", name="features")(x)
-    return keras.Model(pixels, features, name="small_cnn")
-
-
-def build_frame_encoder(config) -> keras.Model:
-    """The per-frame encoder the config asks for (see the module docstring)."""
-    if config.encoder in ("small_cnn", *MOTION):
-        channels = 6 if config.motion == "frame_and_difference" else 3
-        return build_small_cnn(config.image_size, config.cnn_width, config.feature_dim, channels,
-                               pooled=config.pooled)
-    weights = None if config.inception_weights == "none" else config.inception_weights
-    return build_encoder(weights, config.image_size, pooling="avg")
-
-
 def build_tagger(config, feature_dim: int, num_classes: int) -> keras.Model:
     """(features [batch, time, F], lengths [batch]) -> logits [batch, time, 1 + num_classes]."""
     features = keras.Input((None, feature_dim), name="inputs")
@@ -157,7 +87,8 @@ def build_tagger(config, feature_dim: int, num_classes: int) -> keras.Model:
     if config.temporal == "none":  # the baseline: every frame on its own
         x = keras.layers.Dense(config.units, activation="relu", name="per_frame_hidden")(x)
     for index in range(config.layers if config.temporal != "none" else 0):
-        recurrent = CELLS[config.cell](config.units, return_sequences=True, name=f"{config.cell}_{index}")
+        recurrent = recurrent_layer(config.cell, config.units, return_sequences=True,
+                                    name=f"{config.cell}_{index}")
         if config.temporal == "bidirectional":
             recurrent = keras.layers.Bidirectional(recurrent, name=f"bidirectional_{index}")
         x = recurrent(x, mask=mask)

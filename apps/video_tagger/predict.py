@@ -34,7 +34,7 @@ def load_video(path: str | None, seed: int) -> tuple[np.ndarray, list | None, fl
         from apps.video_tagger import data
         video = data.generate_videos(1, seed)
         return video.inputs[0], [data.DIRECTIONS[label - 1] for label in video.labels[0]], 25.0
-    from apps.video_tagger.clips import frame_rate, read_frames
+    from apps.video_tagger.data import frame_rate, read_frames
     return read_frames(pathlib.Path(path)), None, frame_rate(pathlib.Path(path))
 
 
@@ -66,7 +66,7 @@ def request(frames: np.ndarray, send: str, state=None) -> dict:
         return {"signature_name": "stream", "inputs": {"frames": frames.tolist(), "state": state}}
     if send == "raw":
         return {"inputs": {"frames": frames.tolist()}}
-    from apps.video_tagger.endpoints import jpeg_files
+    from apps.video_tagger.serve import jpeg_files
     return {"signature_name": "jpeg_frames", "inputs": {"frames": [b64(f) for f in jpeg_files(frames)]}}
 
 

@@ -29,3 +29,22 @@ def at_most_rows(values: tf.Tensor, max_rows: int, what: str) -> tf.Tensor:
     """`values` [batch, ...] unchanged, after refusing a batch of more than `max_rows` rows ("texts")."""
     return guarded(values, check_at_most(tf.shape(values)[0], max_rows,
                                          f"limit: at most {max_rows} {what} per request"))
+
+
+def refuse_first(problems: list[tuple[tf.Tensor, str]]) -> tf.Operation:
+    """One assertion op that carries the message of the first broken condition (True = broken), so a
+    request breaking several limits is told about the most basic one (its rank before its size).
+
+    Args:
+        problems: (condition, message) pairs in order of importance; each condition a boolean scalar.
+
+    Used inside a serving function, before the value it guards:
+
+        check = refuse_first([(tf.equal(count, 0), "the video has zero frames"),
+                              (count > 2000, "the video has more than 2000 frames (the limit per request)")])
+        with tf.control_dependencies([check]):
+            frames = tf.identity(frames)
+    """
+    broken = tf.stack([condition for condition, _ in problems])
+    message = tf.gather(tf.constant([text for _, text in problems]), tf.argmax(tf.cast(broken, tf.int32)))
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(broken)), [message])

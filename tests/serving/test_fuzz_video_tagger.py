@@ -1,6 +1,6 @@
 """Property tests of the video_tagger export over REST: any frames in, a tag per frame or a clear error.
 
-The export's documented bounds (apps/video_tagger/serving.py) decide which: a uint8 video [time, height,
+The export's documented bounds (apps/video_tagger/serve.py) decide which: a uint8 video [time, height,
 width, 3] with 1-2000 frames and sides 16-1024 gets one tag and one probability row per frame, in either
 REST form; any other rank, channel count, size or value (negative, over 255, fractional, text, null) is
 refused with HTTP 400. The `jpeg_frames` signature gets one JPEG or PNG file per frame: any such files

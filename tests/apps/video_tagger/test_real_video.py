@@ -11,8 +11,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.video_tagger import folders, predict, serving, train
-from apps.video_tagger.endpoints import jpeg_files
+from apps.video_tagger import folders, predict, serve, train
+from apps.video_tagger.config import Config
+from apps.video_tagger.serve import jpeg_files
+from shared.runtime.config import parse_config
 from shared.runtime.serving import LocalModel, check_saved_model
 from tests.conftest import quick_argv, real_data
 
@@ -76,7 +78,7 @@ def test_stream_chunk_by_chunk_equals_the_causal_model_on_the_whole_video(causal
     _, metrics = causal_export
     assert metrics["data"] == "folder" and metrics["encoder"] == "difference_cnn"
     assert "background" in metrics["classes"]
-    assert [len(answer["outputs"]["tags"]) for answer in metrics["bare_tf_check"]] == [train.CHECK_FRAMES] * 3
+    assert [len(answer["outputs"]["tags"]) for answer in metrics["bare_tf_check"]] == [serve.CHECK_FRAMES] * 3
     loaded = tf.saved_model.load(metrics["export_path"])
     video = np.random.default_rng(3).integers(0, 256, (41, 24, 30, 3), np.uint8)  # > CHUNK, not square
     whole = loaded.signatures["serving_default"](frames=tf.constant(video))
@@ -88,7 +90,7 @@ def test_stream_chunk_by_chunk_equals_the_causal_model_on_the_whole_video(causal
         state = answer["state"]
     assert tags == whole["tags"].numpy().tolist()
     np.testing.assert_allclose(np.concatenate(probabilities), whole["probabilities"].numpy(), atol=1e-5)
-    config = train.parse_config(train.Config, ["--temporal", "causal", "--layers", "2", "--units", "8",
+    config = parse_config(Config, ["--temporal", "causal", "--layers", "2", "--units", "8",
                                                "--image-size", "16", "--encoder", "motion_cnn"])
     assert state.shape == (16 * 16 * 3 + 2 * 8,) and config.motion
 
@@ -120,13 +122,13 @@ def test_requests_just_over_a_limit_are_refused_naming_it(causal_export):
     loaded = tf.saved_model.load(causal_export[1]["export_path"])
     jpeg, stream = loaded.signatures["jpeg_frames"], loaded.signatures["stream"]
     small = jpeg_files(np.zeros((1, 16, 16, 3), np.uint8))[0]
-    wide = jpeg_files(np.zeros((1, 16, serving.MAX_SIDE + 1, 3), np.uint8))[0]
-    cases = [([small] * (serving.MAX_FRAMES + 1), "more than 2000 frames \\(the limit per request\\)"),
+    wide = jpeg_files(np.zeros((1, 16, serve.MAX_SIDE + 1, 3), np.uint8))[0]
+    cases = [([small] * (serve.MAX_FRAMES + 1), "more than 2000 frames \\(the limit per request\\)"),
              ([small, wide], "declared frame height and width must be at most 1024"),
              ([_png_header(60000, 60000)], "at most 1024"),  # a decompression bomb: refused before decoding
              ([_png_header(16, 15)], "at least 16"),
              ([b"GIF89a" + small], "every frame must be a JPEG or PNG"),
-             ([b"\xff\xd8\xff" + b"\0" * (serving.MAX_FRAME_BYTES - 2)], f"more than {serving.MAX_FRAME_BYTES} bytes")]
+             ([b"\xff\xd8\xff" + b"\0" * (serve.MAX_FRAME_BYTES - 2)], f"more than {serve.MAX_FRAME_BYTES} bytes")]
     for frames, message in cases:
         with pytest.raises(tf.errors.InvalidArgumentError, match=message):
             jpeg(frames=tf.constant(frames))

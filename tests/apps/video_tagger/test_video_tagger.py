@@ -1,6 +1,5 @@
 """The video tagger end to end on tiny data: generated videos, joined GIF clips, masking, export, bad input."""
 
-import dataclasses
 import json
 import pathlib
 
@@ -10,7 +9,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.video_tagger import clips, data, features, metrics, predict, train
+from apps.video_tagger import cache, data, metrics, predict, serve, train, ucf101
+from apps.video_tagger.config import Config
 from apps.video_tagger.model import build_tagger
 from shared.runtime.config import parse_config
 from shared.runtime.data import DataNotFoundError
@@ -39,10 +39,10 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
     assert metrics["export_path"].endswith("video_tagger/1")
     raw, jpeg = metrics["bare_tf_check"]  # answered by a TensorFlow-only process; no stream (bidirectional)
     answer = raw["outputs"]
-    assert len(jpeg["outputs"]["tags"]) == train.CHECK_FRAMES
-    assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
+    assert len(jpeg["outputs"]["tags"]) == serve.CHECK_FRAMES
+    assert len(answer["tags"]) == serve.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
     probabilities = np.asarray(answer["probabilities"])
-    assert probabilities.shape == (train.CHECK_FRAMES, 4)
+    assert probabilities.shape == (serve.CHECK_FRAMES, 4)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert [data.DIRECTIONS[i] for i in probabilities.argmax(axis=1)] == answer["tags"]
     # TF Serving replays the check requests as warm-up records, under this model's name.
@@ -51,6 +51,20 @@ def test_quick_offline_path_writes_everything_and_the_export_answers(quick_run):
             for log in logs] == [("video_tagger", "serving_default"), ("video_tagger", "jpeg_frames")]
     assert not (pathlib.Path(metrics["export_path"]) / BATCHING_FILE).exists()  # dimension 0 is time: unbatched
 
+
+
+def test_the_first_example_request_is_the_demo_and_the_export_tags_it(quick_run):
+    """serve.example_requests()[0]: what apps/run_all.py sends, the first 12 frames of generated video 0."""
+    demo = serve.example_requests()[0]
+    video = data.generate_videos(1, seed=0)
+    assert demo.body == {"inputs": {"frames": video.inputs[0][:12].tolist()}}
+    assert demo.shows == ["generated video, truly: " + " ".join(data.DIRECTIONS[y - 1] for y in video.labels[0][:12])]
+    tags = LocalModel(quick_run[1]["export_path"]).predict(**demo.body)["outputs"]["tags"]
+    assert len(tags) == 12 and set(tags) <= set(data.DIRECTIONS)
+    # The export is checked and warmed with the other requests: one per signature, of a test video.
+    checks = serve.example_requests(video.inputs[0][:serve.CHECK_FRAMES], stream=True)
+    assert [r.body.get("signature_name", "serving_default") for r in checks] == [
+        "serving_default", "jpeg_frames", "stream"]
 
 def test_bad_shapes_are_refused_clearly(quick_run):
     """Wrong rank, 4 channels, zero frames, tiny or huge frames, too many frames: a clear message each."""
@@ -105,7 +119,7 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path):
 
 
 def _tagger_batch(temporal, seed=0):
-    config = parse_config(train.Config, ["--quick", "--temporal", temporal, "--dropout", "0"])
+    config = parse_config(Config, ["--quick", "--temporal", temporal, "--dropout", "0"])
     keras.utils.set_random_seed(seed)
     tagger = build_tagger(config, feature_dim=6, num_classes=3)
     rng = np.random.default_rng(seed)
@@ -182,13 +196,13 @@ def _write_clips(folder, actions=("Archery", "Biking", "Diving"), groups=4, fram
 
 def test_joined_clip_labels_line_up_with_frames_and_groups_never_mix(tmp_path):
     _write_clips(tmp_path)
-    config = parse_config(train.Config, ["--data-dir", str(tmp_path), "--encoder", "small_cnn",
+    config = parse_config(Config, ["--data-dir", str(tmp_path), "--encoder", "small_cnn",
                                          "--image-size", "16", "--frame-step", "1", "--test-groups", "1",
                                          "--validation-groups", "1"])
-    all_clips = clips.read_clip_folder(tmp_path, 16, 1, 16)
-    splits = clips.split_by_group(all_clips, 1, 1)
+    all_clips = ucf101.read_clip_folder(tmp_path, 16, 1, 16)
+    splits = ucf101.split_by_group(all_clips, 1, 1)
     assert [{c.group for c in splits[s]} for s in ("test", "validation", "train")] == [{1}, {2}, {3, 4}]
-    videos = clips.load_ucf101(config)
+    videos = ucf101.load_ucf101(config)
     assert videos["train"].class_names == ["Archery", "Biking", "Diving"]
     for split in videos.values():
         for frames, labels in zip(split.inputs, split.labels):
@@ -228,11 +242,11 @@ def test_inception_feature_path_trains_and_exports(tmp_path):
                                "--image-size", "75"))
     assert metrics["encoder"] == "inception"
     answer = metrics["bare_tf_check"][0]["outputs"]
-    assert len(answer["tags"]) == train.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
+    assert len(answer["tags"]) == serve.CHECK_FRAMES and set(answer["tags"]) <= set(data.DIRECTIONS)
     # The features are cached: the same config reads them back instead of running InceptionV3 again.
-    config = parse_config(train.Config, _argv(tmp_path, "--sample", "--encoder", "inception",
+    config = parse_config(Config, _argv(tmp_path, "--sample", "--encoder", "inception",
                                               "--inception-weights", "none", "--image-size", "75"))
-    config = dataclasses.replace(config, image_size=config.size)
-    cached = features.cached_features(config, lambda: pytest.fail("features were computed again"))
+    config = config.resolved()  # as train.py does: the frame step and clip length made concrete
+    cached = cache.cached_features(config, lambda: pytest.fail("features were computed again"))
     assert cached["train"].inputs[0].shape[1] == 2048
     assert len(cached["test"]) == metrics["test_videos"]

@@ -16,9 +16,9 @@ import typing
 
 import numpy as np
 
-from apps.video_tagger.clips import CLIP_NAME
-from apps.video_tagger.folders import VIDEO_SUFFIXES
 from apps.video_tagger.data import Videos
+from apps.video_tagger.folders import VIDEO_SUFFIXES
+from apps.video_tagger.ucf101 import CLIP_NAME
 
 
 def encoder_identity(config) -> str:

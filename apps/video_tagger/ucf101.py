@@ -1,4 +1,4 @@
-"""UCF101 for frame tagging: read action clips, split them by group, join clips into multi-action videos.
+"""UCF101 for frame tagging: find its clips, split them by group, join them into multi-action videos.
 
 UCF101 has 13,320 clips of 101 actions, named v_<Action>_g<GG>_c<CC>.avi: group GG (1-25) holds clips cut
 from the same long recording (same person, same place). Clips of one group look alike, so the split is by
@@ -6,7 +6,8 @@ group, as in UCF101's official split 1: groups 1-7 are the test set (`--test-gro
 `--validation-groups` groups pick the best epoch; the rest train. No clip, and no group, is in two sets.
 
 Each clip is one action; a tagging video is made by joining 2-4 clips of *different* actions end to end,
-so every frame carries its clip's action and the model must find where one action turns into the next.
+so every frame carries its clip's action and the model must find where one action turns into the next
+(`data.join_clips`; the clip files are read by `data.read_frames`).
 
 Sources, in order: `--data-dir` (a folder, searched recursively, of .avi clips, or .gif clips, which
 TensorFlow decodes itself: the tests write a few), then tensorflow-datasets' `ucf101` (downloads 6.5 GB;
@@ -15,31 +16,17 @@ TensorFlow decodes itself: the tests write a few), then tensorflow-datasets' `uc
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import re
 import typing
 
-import numpy as np
-import tensorflow as tf
-
-from apps.video_tagger.data import Videos
-from shared.runtime.data import DataCorruptError, DataNotFoundError
+from apps.video_tagger.data import Clip, Videos, join_clips, read_frames, subsample
+from shared.runtime.data import DataNotFoundError
 from shared.runtime.progress import progress
 
 CLIP_NAME = re.compile(r"^v_(?P<action>[A-Za-z0-9]+)_g(?P<group>\d+)_c(?P<clip>\d+)\.(avi|gif)$", re.IGNORECASE)
 _WAY_OUT = ("Pass --data-dir DIR pointing at a folder of UCF101 clips (v_<Action>_g<GG>_c<CC>.avi or .gif), "
             "or --sample to use the small offline dataset the project generates itself.")
-
-
-@dataclasses.dataclass
-class Clip:
-    action: str
-    group: int
-    name: str
-    inputs: np.ndarray   # uint8 frames [time, size, size, 3], or features [time, features]
-    frame_names: list | None = None  # one label name per kept frame (per-frame label files), else None
-    labels: np.ndarray | None = None  # those names as class ids 1..C (folders.label_ids), else None
 
 
 def is_ucf101_folder(directory) -> bool:
@@ -50,53 +37,6 @@ def is_ucf101_folder(directory) -> bool:
         return True
     names = [p.name for p in directory.rglob("*") if p.suffix.lower() in (".avi", ".mp4", ".gif")]
     return not names or any(CLIP_NAME.match(name) for name in names)
-
-
-def read_frames(path: pathlib.Path) -> np.ndarray:
-    """All frames of a .gif (TensorFlow) or .avi/.mp4 (OpenCV) clip as uint8 [time, height, width, 3]."""
-    if path.suffix.lower() == ".gif":
-        try:
-            return tf.io.decode_gif(tf.io.read_file(str(path))).numpy()
-        except tf.errors.OpError as error:
-            raise DataCorruptError(f"{path} is not a readable GIF ({error.message[:200]}).") from None
-    try:
-        import cv2
-    except ImportError:
-        raise ImportError(f"reading {path.suffix} clips needs OpenCV: pip install opencv-python "
-                          f"(or convert the clips to .gif).") from None
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    if not frames:
-        raise DataCorruptError(f"{path}: OpenCV read no frame from it; re-download the clip.")
-    return np.stack(frames)
-
-
-def frame_rate(path: pathlib.Path, default: float = 25.0) -> float:
-    """Frames per second of a clip: OpenCV's reading for .avi/.mp4, the frame duration for a GIF."""
-    if path.suffix.lower() == ".gif":
-        try:
-            from PIL import Image
-            with Image.open(path) as image:
-                return 1000.0 / image.info["duration"] if image.info.get("duration") else default
-        except ImportError:
-            return default
-    import cv2
-    capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return float(fps) if fps and fps > 0 else default
-
-
-def subsample(frames: np.ndarray, size: int, frame_step: int, clip_frames: int) -> np.ndarray:
-    """Every `frame_step`-th frame, at most `clip_frames` of them, resized to uint8 [t, size, size, 3]."""
-    frames = frames[::frame_step][:clip_frames]
-    resized = tf.image.resize(tf.cast(frames, tf.float32), [size, size], antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8).numpy()
 
 
 def read_clip_folder(directory, size: int, frame_step: int, clip_frames: int,
@@ -158,26 +98,6 @@ def split_by_group(clips: list[Clip], test_groups: int, validation_groups: int) 
         raise DataNotFoundError(f"no clip falls in the {empty} split(s) with --test-groups {test_groups} "
                                 f"--validation-groups {validation_groups}: the folder needs more groups.")
     return splits
-
-
-def join_clips(clips: list[Clip], class_names: list[str], seed: int, min_clips: int = 2,
-               max_clips: int = 4) -> Videos:
-    """Videos of min..max clips each, consecutive clips of different actions; every clip used once."""
-    rng = np.random.default_rng(seed)
-    pool = [clips[i] for i in rng.permutation(len(clips))]
-    index = {name: i + 1 for i, name in enumerate(class_names)}
-    inputs, labels = [], []
-    while pool:
-        wanted, chosen = int(rng.integers(min_clips, max_clips + 1)), [pool.pop()]
-        while len(chosen) < wanted:
-            other = next((k for k, c in enumerate(pool) if c.action != chosen[-1].action), None)
-            if other is None:
-                break
-            chosen.append(pool.pop(other))
-        inputs.append(np.concatenate([c.inputs for c in chosen]))
-        labels.append(np.concatenate([np.full(len(c.inputs), index[c.action], np.int32) if c.labels is None
-                                      else c.labels for c in chosen]))
-    return Videos(inputs, labels, class_names)
 
 
 def load_ucf101(config, encode=None) -> dict[str, Videos]:
