@@ -60,7 +60,7 @@ def test_each_app_readme_files_section_lists_exactly_its_files(app):
     section = re.search(r"^## Files\n(.*?)(?=^## |\Z)", text, re.M | re.S)
     assert section, f"apps/{app}/README.md has no '## Files' section"
     # File names the section mentions (a path like ../../benchmarks/x.py names a file elsewhere).
-    listed = set(re.findall(r"(?<![/\w])([a-z_]+\.py)\b", section.group(1))) - {"__init__.py"}
+    listed = set(re.findall(r"(?<![/\w])([a-z_0-9]+\.py)\b", section.group(1))) - {"__init__.py"}
     present = {path.name for path in (REPO / "apps" / app).glob("*.py") if path.name != "__init__.py"}
     assert listed == present, f"apps/{app}: listed but absent {listed - present}, present but unlisted {present - listed}"
 
