@@ -40,6 +40,7 @@ from apps.char_lm.model import recurrent_layers
 from shared.modeling.cells import state_count
 from shared.modeling.decoding import sampling_decode
 from shared.modeling.limits import at_most_rows, check_at_most, guarded
+from shared.modeling.masking import lengths_to_mask
 from shared.modeling.text import controls_to_spaces, cut_bytes
 from shared.runtime.serving import ExampleRequest
 
@@ -152,7 +153,7 @@ class CharStepper:
         inputs = tf.concat([tf.fill([tf.shape(ids)[0], 1], self.start_id), ids[:, :-1]], axis=1)
         logits = self.model(inputs, training=False)  # the stateless build: the whole text at once
         nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=ids, logits=logits)
-        mask = tf.sequence_mask(lengths, tf.shape(ids)[1], dtype=nats.dtype)
+        mask = tf.cast(lengths_to_mask(lengths, tf.shape(ids)[1]), nats.dtype)  # shared.modeling.masking
         total = tf.reduce_sum(nats * mask, axis=1)
         counted = tf.cast(lengths, nats.dtype)
         return tf.math.divide_no_nan(total, counted) / math.log(2.0), lengths
