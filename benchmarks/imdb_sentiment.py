@@ -53,8 +53,10 @@ def main(argv=None):
     runs = []
     for seed in args.seeds:
         started = time.perf_counter()
-        metrics = train.main(argv + ["--seed", str(seed), "--output-dir", str(run_root / f"seed-{seed}"),
-                                     "--export-dir", str(run_root / f"saved_models-{seed}")])
+        # The first seed keeps the folders other scripts read (load_test.py serves runs/.../saved_models).
+        suffix = "" if seed == args.seeds[0] else f"-seed-{seed}"
+        metrics = train.main(argv + ["--seed", str(seed), "--output-dir", str(run_root / f"run{suffix}"),
+                                     "--export-dir", str(run_root / f"saved_models{suffix}")])
         runs.append((metrics, time.perf_counter() - started))
     metrics, total_seconds = runs[0]
 
@@ -79,7 +81,7 @@ def main(argv=None):
         "serving_latency": serving_latency(metrics["export_path"], picks),
         "history": metrics["history"],
     }
-    write_result("imdb_sentiment", result, run_root / f"seed-{args.seeds[0]}", given)
+    write_result("imdb_sentiment", result, run_root / "run", given)
     plot_history(metrics["history"], ["loss", "accuracy"], CURVES,
                  title=f"IMDb, {config.cell.upper()} x{config.units}, seed {args.seeds[0]}: "
                        f"test accuracy {accuracies[0]:.4f}")

@@ -67,6 +67,10 @@ def _get(result: dict, *keys):
 # ------------------------------------------------------------------------------------ one row per app
 def _imdb(result):
     accuracy = f"{100 * result['test_accuracy']:.2f}% test accuracy ({result.get('test_examples', 0):,} reviews)"
+    seeds = result.get("test_accuracy_seeds")
+    if seeds and len(seeds) > 1:  # the mean of several seeds, with its spread
+        accuracy = (f"{100 * result['test_accuracy']:.2f}% test accuracy, mean of {len(seeds)} seeds "
+                    f"({100 * min(seeds):.2f}-{100 * max(seeds):.2f}%; {result.get('test_examples', 0):,} reviews)")
     b1, b64 = _get(result, "serving_latency", "batch_1"), _get(result, "serving_latency", "batch_64")
     serving = (f"{b1['p50_ms']:.1f} ms p50 at batch 1; {b64['reviews_per_second']:,.0f} reviews/s at batch 64"
                if b1 and b64 else NOT_MEASURED)
