@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 
+from shared.runtime.run import RunFolder
 from shared.runtime.serving import check_saved_model
 
 APPS_DIR = pathlib.Path(__file__).resolve().parent
@@ -82,7 +83,7 @@ def train_and_check(app: str, args, say) -> tuple:
     if completed.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"{app}: train.py failed (exit {completed.returncode}); the end of {log}:\n{tail}")
-    metrics = json.loads((pathlib.Path("runs") / app / "metrics.json").read_text())
+    metrics = json.loads(RunFolder(pathlib.Path("runs") / app).metrics.read_text())
     say(app, f"checking {metrics['export_path']} in a TensorFlow-only process")
     request, labels = example_request(app)
     result = check_saved_model(metrics["export_path"], [request])["results"][0]

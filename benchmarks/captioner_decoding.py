@@ -27,6 +27,7 @@ from apps.captioner.model import build_model
 from apps.captioner.serve import CaptionWriter
 from benchmarks.common import RESULTS
 from shared.runtime.config import load_config
+from shared.runtime.run import RunFolder
 
 # (decoder, beam size, length penalty, no-repeat n-gram): greedy ignores the beam settings.
 GRID = [("greedy", 1, 1.0, n) for n in (0, 2, 3, 4)] + [
@@ -41,7 +42,7 @@ def load_run(run_dir: pathlib.Path):
     vectorizer = data.caption_vectorizer(config, splits["train"])
     encoder, identity, features = cache.encoder_and_features(config, splits)
     decoder = build_model(config, vectorizer.vocabulary_size(), features["train"].shape[1])
-    decoder.load_weights(str(run_dir / "checkpoints" / "best.weights.h5"))
+    decoder.load_weights(str(RunFolder(run_dir).best_checkpoint))
     return config, splits, vectorizer, encoder, identity, decoder, features
 
 
@@ -107,7 +108,7 @@ def main(argv=None):
                         help="Export the choice recorded in --output by an earlier run of this script; score nothing.")
     args = parser.parse_args(argv)
     run_dir = pathlib.Path(args.run_dir)
-    if not (run_dir / "checkpoints" / "best.weights.h5").exists():
+    if not RunFolder(run_dir).best_checkpoint.exists():
         raise ValueError(f"{run_dir} holds no trained captioner (checkpoints/best.weights.h5): run "
                          f"benchmarks/captioner.py (or apps/captioner/train.py --output-dir {run_dir}) first.")
     config, splits, vectorizer, encoder, identity, decoder, features = load_run(run_dir)

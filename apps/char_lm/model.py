@@ -21,6 +21,7 @@ from shared.modeling.cells import recurrent_layer
 from shared.modeling.embeddings import TokenEmbedding
 from shared.modeling.optimizer import make_optimizer
 from shared.runtime.config import load_config
+from shared.runtime.run import RunFolder
 
 
 def build_model(config, vocab_size: int, batch_size: int | None = None) -> keras.Model:
@@ -84,5 +85,5 @@ def load_trained(run_dir, checkpoint: str = "best") -> tuple[Config, list[str], 
     config = load_config(run_dir, Config)
     vocabulary = json.loads((run_dir / "vocabulary.json").read_text())
     model = build_model(config, len(vocabulary) + 1)
-    model.load_weights(str(run_dir / "checkpoints" / f"{checkpoint}.weights.h5"))
+    model.load_weights(str(RunFolder(run_dir).checkpoints / f"{checkpoint}.weights.h5"))
     return config, vocabulary, model

@@ -41,6 +41,7 @@ from shared.runtime.config import TrainConfig, save_config
 from shared.runtime.export import export_saved_model
 from shared.runtime.serving import check_saved_model
 
+
 def _inside(*parts: str) -> property:
     """A RunFolder property: the path `parts` inside the run folder."""
     return property(lambda folder: folder.root.joinpath(*parts), doc="/".join(parts))
