@@ -7,7 +7,8 @@ the `spa-eng.zip` the TensorFlow NMT tutorial and keras.io use. `--data-dir` may
 The split is fixed by the seed and made by *English sentence*: the 102,904 distinct English sentences
 (some have several Spanish translations) are shuffled and cut, and every pair goes where its English
 sentence went. No test sentence is therefore seen in training with a different translation, in either
-direction, and both directions share one split.
+direction, and both directions share one split. By default it is also strict (apps/translator/split.py):
+no validation or test sentence is a near duplicate of a training one; `--split random` is the old cut.
 
 Offline sample (`--sample`): `sample_pairs` writes sentences from a tiny bilingual grammar (pronouns,
 verbs conjugated per person, negation, numbers, nouns with gender, colours that agree and follow the
@@ -29,6 +30,7 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
+from apps.translator.split import assign
 from shared.modeling.teacher_forcing import shift_for_teacher_forcing
 from shared.modeling.text import frame_targets, make_target_vectorizer, make_word_vectorizer, truncate_ids
 from shared.runtime.data import DataCorruptError, check_counts, resolve_data_dir
@@ -95,19 +97,21 @@ def load_real(data_dir: str | None, partial: bool = False) -> Pairs:
     return pairs
 
 
-def split(pairs: Pairs, seed: int, validation: float = 0.05, test: float = 0.05) -> dict[str, Pairs]:
-    """{"train", "validation", "test"}: a seeded cut of the distinct English sentences (see above)."""
-    sentences = sorted(set(pairs.english))
-    order = np.random.default_rng(seed).permutation(len(sentences))
-    n_test, n_val = max(1, int(len(sentences) * test)), max(1, int(len(sentences) * validation))
-    group = {}
-    for rank, index in enumerate(order):
-        group[sentences[index]] = "test" if rank < n_test else "validation" if rank < n_test + n_val else "train"
-    out = {name: Pairs([], []) for name in ("train", "validation", "test")}
-    for english, spanish in zip(pairs.english, pairs.spanish):
-        part = out[group[english]]
-        part.english.append(english)
-        part.spanish.append(spanish)
+def split(pairs: Pairs, seed: int, validation: float = 0.05, test: float = 0.05,
+          strict: bool = True) -> dict[str, Pairs]:
+    """{"train", "validation", "test", "test_random"}: a seeded cut of the distinct English sentences.
+
+    `strict` (the default): no validation or test pair is a near duplicate of a training pair
+    (apps/translator/split.py); "test_random" is the random split's test set (strict test pairs and the
+    near duplicates, none trained on). Not strict: the random cut, and "test_random" is "test".
+    """
+    parts = assign(pairs.english, pairs.spanish, seed, validation, test, strict)
+    out = {name: Pairs([], []) for name in ("train", "validation", "test", "test_random")}
+    for english, spanish, part in zip(pairs.english, pairs.spanish, parts):
+        for name in {"test": ("test", "test_random"), "test_near": ("test_random",)}.get(part, (part,)):
+            if name in out:  # "dropped": a validation candidate too close to training
+                out[name].english.append(english)
+                out[name].spanish.append(spanish)
     # Shuffle within each split (the file is sorted by length): --max-examples then takes a fair slice.
     rng = np.random.default_rng(seed + 1)
     for name, part in out.items():
@@ -184,18 +188,19 @@ def load(config) -> Pairs:
 
 
 def oriented_splits(config) -> dict[str, tuple[list[str], list[str]]]:
-    """{"train", "validation", "test"}: (sources, targets) in `config.direction`.
+    """{"train", "validation", "test", "test_random"}: (sources, targets) in `config.direction`.
 
-    --max-examples cuts training (and validation to an eighth of it, at least 16 pairs, so a quick run
-    also validates quickly); --eval-examples cuts the test pairs BLEU is scored on.
+    Also "test_random" (see `split`). --max-examples cuts training (and validation to an eighth of it, at
+    least 16 pairs, so a quick run also validates quickly); --eval-examples cuts the test pairs BLEU is
+    scored on.
     """
-    splits = split(load(config), config.seed)
+    splits = split(load(config), config.seed, strict=config.split == "strict")
     train, validation = splits["train"].take(config.max_examples), splits["validation"]
     if config.max_examples is not None:
         validation = validation.take(max(config.max_examples // 8, 16))
-    test = splits["test"].take(config.eval_examples)
-    return {name: part.oriented(config.direction)
-            for name, part in (("train", train), ("validation", validation), ("test", test))}
+    test, test_random = (splits[name].take(config.eval_examples) for name in ("test", "test_random"))
+    return {name: part.oriented(config.direction) for name, part in (
+        ("train", train), ("validation", validation), ("test", test), ("test_random", test_random))}
 
 
 def make_vectorizers(sources, targets, source_vocab_size: int, target_vocab_size: int):

@@ -3,7 +3,8 @@
 Everything in `Decoders` is TensorFlow that traces into the exported SavedModel, so one TF Serving call
 does all of it: standardize and split the source (shared.modeling.text.standardize_text), look words up,
 run the encoder, run the decoder in a `tf.while_loop` (greedy or beam search, shared/modeling/decoding.py)
-until every row has written [end] or a length bound, then turn ids back into a sentence.
+until every row has written [end] or a length bound, then turn ids back into a sentence with its case
+restored (shared/modeling/casing.py: "Tom lives in Japan." rather than "tom lives in japan.").
 
 `endpoints` names the three signatures (serving_default: beam search, greedy, attention), and
 `example_requests` the requests that show and check them (apps/run_all.py, train.py, the tests).
@@ -38,11 +39,13 @@ class Decoders:
     to `max_source_tokens` words; an output stops at [end] or after
     min(max_output_tokens, 2 * source length + 10) tokens. An empty (or all-symbol) source gets "".
     With attention, an [UNK] in the output is replaced by the source word it attended to most
-    (Luong et al., 2015): names and rare words are copied instead of lost.
+    (Luong et al., 2015): names and rare words are copied, as written in the source, instead of lost.
+    The model writes lower-case words; `caser` (a `TrueCaser` learnt on the training targets) gives each
+    its usual written form and capitals at sentence starts.
     """
 
-    def __init__(self, source_vectorizer, target_vectorizer, model, config):
-        self.source_vectorizer, self.model, self.config = source_vectorizer, model, config
+    def __init__(self, source_vectorizer, target_vectorizer, model, config, caser):
+        self.source_vectorizer, self.model, self.config, self.caser = source_vectorizer, model, config, caser
         self.vocabulary = tf.constant([str(w) for w in target_vectorizer.get_vocabulary()])
         self.replace_unknown = config.attention != "none"
 
@@ -51,14 +54,15 @@ class Decoders:
         ids = truncate_ids(self.source_vectorizer(text), self.config.max_source_tokens, "head")
         empty = tf.reduce_all(tf.equal(ids, 0), axis=1)
         ids = ensure_nonempty(ids)  # an empty row gets one [UNK] so shapes stay valid; answered "" below
-        words = tf.strings.split(standardize_text(text))[:, :self.config.max_source_tokens]
+        # The source words as written (case kept): what an [UNK] copy writes. Lower-cased they are the ids' words.
+        words = tf.strings.split(standardize_text(text, lower=False))[:, :self.config.max_source_tokens]
         words = words.to_tensor(default_value="", shape=tf.shape(ids, out_type=tf.int64))
         memory, memory_mask, states = self.model.encode(ids)
         bound = tf.minimum(self.config.max_output_tokens, 2 * tf.shape(ids)[1] + 10)
         return ids, empty, words, memory, memory_mask, states, bound
 
     def _finish(self, tokens, attention, words, empty):
-        """ids -> text, [UNK] replaced by the most attended source word, empty sources -> "".
+        """ids -> cased text, [UNK] replaced by the most attended source word, empty sources -> "".
 
         Not `shared.modeling.text.ids_to_text`: the [UNK] copy needs the words before they are joined
         (and the attention signature returns them), so the same two steps are done here with the copy between.
@@ -68,6 +72,7 @@ class Decoders:
         if self.replace_unknown:
             copied = tf.gather(words, tf.argmax(attention, axis=-1, output_type=tf.int32), batch_dims=1)
             text_tokens = tf.where(tokens == UNK, copied, text_tokens)
+        text_tokens = self.caser(text_tokens, looked_up=tokens > END)  # copies keep the source's case
         return tf.where(empty, "", join_words(text_tokens)), text_tokens
 
     def greedy_ids(self, text):

@@ -35,15 +35,18 @@ def controls_to_spaces(text: tf.Tensor, keep_layout: bool = False) -> tf.Tensor:
 
 
 @keras.saving.register_keras_serializable(package="shared")
-def standardize_text(text):
+def standardize_text(text, lower: bool = True):
     """Clean a string tensor: valid UTF-8, lower case, no HTML tags, punctuation split off.
 
     Letters of any script and digits are kept (so Spanish accents survive), apostrophes stay inside
     words ("don't"), the punctuation above becomes separate tokens, everything else is a space.
+    `lower=False` keeps the case and nothing else changes, so its words lower-cased are exactly the
+    standardized ones: `shared.modeling.casing` reads both.
     """
     text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
     text = controls_to_spaces(text)
-    text = tf.strings.lower(text, encoding="utf-8")
+    if lower:
+        text = tf.strings.lower(text, encoding="utf-8")
     text = tf.strings.regex_replace(text, r"<[^>]*>", " ")
     text = tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
     text = tf.strings.regex_replace(text, r"[^\pL\pN'.,!?¿¡;: ]+", " ")

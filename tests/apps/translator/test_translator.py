@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.translator import attention_map, data, predict, serve, train
+from apps.translator import attention_map, data, predict, serve, split, train
 from apps.translator.data import make_vectorizers
 from apps.translator.model import build_model
 from apps.translator.serve import Decoders
@@ -20,8 +20,9 @@ from shared.modeling.masking import MaskedSparseCategoricalAccuracy, masked_spar
 from shared.runtime.grpc_server import grpc_server
 from shared.runtime.serving import bare_tf_server, check_saved_model
 from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.modeling.casing import TrueCaser, learn_casing
 from shared.modeling.teacher_forcing import shift_for_teacher_forcing
-from shared.modeling.text import END, PAD, START, frame_targets
+from shared.modeling.text import END, PAD, START, UNK, frame_targets
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
 
@@ -41,7 +42,8 @@ def _tiny(attention="luong", cell="gru", seed=0):
                                    embedding_dropout=0.0, max_source_tokens=40, max_output_tokens=12,
                                    beam_size=3, length_penalty=1.0)
     model = build_model(config, source_vectorizer.vocabulary_size(), target_vectorizer.vocabulary_size())
-    return pairs, model, Decoders(source_vectorizer, target_vectorizer, model, config)
+    caser = TrueCaser(learn_casing(pairs.spanish))
+    return pairs, model, Decoders(source_vectorizer, target_vectorizer, model, config, caser)
 
 
 def test_quick_offline_path_writes_everything(quick_run):
@@ -119,6 +121,18 @@ def test_in_graph_greedy_equals_a_step_by_step_reference(attention, cell):
         np.testing.assert_allclose(logits.numpy()[0], forced[t], atol=1e-4)
 
 
+def test_translations_are_cased_and_unknown_words_copied_as_written():
+    """ids -> text: usual forms from the training targets, a capital to start, [UNK] copies keep their case."""
+    pairs, model, decoders = _tiny()
+    vocabulary = [w.decode() for w in decoders.vocabulary.numpy()]
+    ids = [vocabulary.index(w) for w in ("ella", "tiene", "dos", "perros", ".", "yo", "veo")]
+    tokens = tf.constant([[*ids, UNK, END, PAD]])
+    words = tf.constant([["She", "has", "two", "dogs", ".", "I", "see", "Tokyo", ".", ""]])
+    attention = tf.one_hot([[0, 1, 2, 3, 4, 5, 6, 7, 8, 8]], 10)  # the [UNK] looks at "Tokyo"
+    text, _ = decoders._finish(tokens, attention, words, tf.constant([False]))
+    assert text.numpy()[0].decode() == "Ella tiene dos perros. Yo veo Tokyo"
+
+
 def test_beam_of_one_equals_greedy_on_the_model():
     pairs, model, decoders = _tiny()
     decoders.config.beam_size = 1
@@ -148,7 +162,7 @@ def test_bad_inputs_get_bounded_answers_in_a_bare_tf_process(quick_run):
 def test_attention_signature_and_map(quick_run, tmp_path):
     export = quick_run[1]["export_path"]
     source, target, weights, translation = attention_map.attention_of(export, "Ella tiene dos perros.")
-    assert source == ["ella", "tiene", "dos", "perros", "."]
+    assert source == ["Ella", "tiene", "dos", "perros", "."]  # as written: what an [UNK] copy writes
     assert weights.shape == (len(target), len(source))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-4)  # a softmax over real source words
     png = attention_map.main(["Ella tiene dos perros.", "--model-dir", export, "--out", str(tmp_path / "a.png")])
@@ -222,10 +236,38 @@ def test_sample_grammar_agrees_and_split_keeps_sentences_apart():
             assert "dos gatos rojos" in spanish
         if english.startswith("She does not"):
             assert spanish.startswith("Ella no ")
-    splits = data.split(pairs, seed=0)
-    seen = [set(part.english) for part in splits.values()]
+    splits = data.split(pairs, seed=0, strict=False)
+    assert sorted(zip(*splits["test_random"])) == sorted(zip(*splits["test"]))
+    seen = [set(splits[name].english) for name in ("train", "validation", "test")]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
-    assert sum(len(part.english) for part in splits.values()) == 500
+    assert sum(len(splits[name].english) for name in ("train", "validation", "test")) == 500
+
+
+def test_strict_split_keeps_near_duplicates_out_of_test_and_validation():
+    """One word changed, a contraction or another name is a near duplicate; a new sentence is not."""
+    train_english = ["I was swimming in the river.", "I am not hungry.", "Tom is a teacher.",
+                     "Mary visited Tom.", "Tom lives in Japan."]
+    train_spanish = ["Yo estaba nadando en el río.", "No tengo hambre.", "Tom es profesor.",
+                     "Mary visitó a Tom.", "Tom vive en Japón."]
+    candidates = [("I was swimming in the lake.", "Yo estaba nadando en el lago."),  # a word changed
+                  ("I'm not hungry.", "Yo no tengo hambre."),                         # a contraction
+                  ("John is a teacher.", "John es profesor."),                        # another name
+                  ("Nobody understands what happened yesterday.", "Nadie entiende lo que pasó ayer."),
+                  ("Where did you put the keys?", "¿Dónde pusiste las llaves?")]
+    english = train_english + [e for e, _ in candidates]
+    spanish = train_spanish + [s for _, s in candidates]
+    keys = split.pair_keys(english, spanish)
+    trained = set().union(*keys[:5])
+    near = [not trained.isdisjoint(k) for k in keys[5:]]
+    assert near == [True, True, True, False, False]
+    # On the real shape of the cut: every strict test pair is far from every training pair, on both sides.
+    pairs = data.Pairs(english * 3, spanish * 3)
+    parts = split.assign(pairs.english, pairs.spanish, seed=0, validation=0.2, test=0.2)
+    assert set(parts) <= {"train", "validation", "test", "test_near", "dropped"}
+    train_keys = set().union(*(k for k, part in zip(split.pair_keys(pairs.english, pairs.spanish), parts)
+                               if part == "train"))
+    for k, part in zip(split.pair_keys(pairs.english, pairs.spanish), parts):
+        assert (part in ("test", "validation")) <= train_keys.isdisjoint(k)
 
 
 def test_missing_and_corrupt_data_give_clear_errors(tmp_path, monkeypatch):
@@ -254,7 +296,10 @@ def test_real_corpus_loads_with_the_documented_counts():
     assert len(pairs.english) == 118964 and len(set(pairs.english)) == 102904
     assert (pairs.english[0], pairs.spanish[0]) == ("Go.", "Ve.")
     splits = data.split(pairs, seed=1337)
-    assert 5000 < len(splits["test"].english) < 7000
+    assert 5000 < len(splits["test_random"].english) < 7000  # 5% of the English sentences, all their pairs
+    assert 3000 < len(splits["test"].english) < 4000  # ~55% of them are not near duplicates of training
+    assert set(splits["test"].english) <= set(splits["test_random"].english)
+    assert not set(splits["train"].english) & set(splits["test_random"].english)
 
 
 @pytest.mark.slow
