@@ -39,7 +39,7 @@ SENTENCE_OPENERS = ("¿", "¡")
 
 def cased_words(texts: typing.Sequence[str]) -> list[list[str]]:
     """Each text as its standardized words with their case kept (`standardize_text(lower=False)`)."""
-    rows = tf.strings.split(standardize_text(tf.constant(list(texts)), lower=False)).to_list()
+    rows = tf.strings.split(standardize_text(tf.constant(list(texts), tf.string), lower=False)).to_list()
     return [[word.decode("utf-8") for word in row] for row in rows]
 
 
