@@ -12,7 +12,8 @@ decoding, through the same in-graph decoders the export serves; beam also on the
 (near duplicates included), the figure earlier benchmarks reported. Then times
 the exported signatures in a TensorFlow-only process: translations per second at batch 1 and batch 32,
 greedy vs beam. Draws the attention map of one test sentence
-(apps/translator/images/attention_<tag>.png, the README's picture). Writes
+(apps/translator/images/attention_<tag>.png, the README's picture) and the training curves of each direction
+(apps/translator/images/training_curves_<direction>.png). Writes
 benchmarks/results/translator.json and prints the README table rows.
 """
 
@@ -29,6 +30,7 @@ from apps.translator import attention_map, data, train
 from apps.translator.config import Config
 from benchmarks.common import machine
 from shared.runtime.config import load_config, parse_config
+from shared.runtime.plots import plot_history
 from shared.runtime.serving import check_saved_model
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -90,6 +92,9 @@ def main(argv=None):
                                  title=f"{sentence} -> {translation}")
 
     key = {"es-en": "es_en", "en-es": "en_es"}
+    for direction, metrics in runs.items():  # the README's curves, one picture per direction
+        plot_history(metrics["history"], ["loss", "accuracy"], IMAGES / f"training_curves_{direction.replace('-', '_')}.png",
+                     title=f"translator {direction}: training and validation (strict split)")
     result = {
         "app": "translator",
         "bleu_test": scores[(best_direction, best_decoder)],
