@@ -28,7 +28,9 @@ import tensorflow as tf
 
 from apps.translator import data
 from apps.translator.config import Config
+from apps.translator.metrics import translate_all
 from benchmarks.common import machine
+from shared.modeling.casing import cased_words
 from shared.modeling.text import join_words, make_target_vectorizer, make_word_vectorizer, standardize_text
 from shared.runtime.config import load_config
 from shared.runtime.run import RunFolder
@@ -36,18 +38,16 @@ from shared.runtime.run import RunFolder
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-def _words(texts: list[str], lower: bool) -> list[list[str]]:
-    rows = tf.strings.split(standardize_text(tf.constant(texts, tf.string), lower=lower)).to_list()
-    return [[w.decode("utf-8") for w in row] for row in rows]
+def _words(texts: list[str]) -> list[list[str]]:
+    """Standardized (lower-case) words, exactly as the vocabularies hold them."""
+    rows = tf.strings.split(standardize_text(tf.constant(texts, tf.string))).to_list()
+    return [[word.decode("utf-8") for word in row] for row in rows]
 
 
-def translate(export_path: str, sources: list[str], batch: int = 64) -> list[str]:
-    function = tf.saved_model.load(export_path).signatures["serving_default"]
-    out = []
-    for begin in range(0, len(sources), batch):
-        result = function(text=tf.constant(sources[begin:begin + batch]))["translation"]
-        out += [t.decode("utf-8") for t in result.numpy()]
-    return out
+def translate(export_path: str, sources: list[str]) -> list[str]:
+    """The export's serving_default (beam search) on every source, loaded as TF Serving would load it."""
+    signature = tf.saved_model.load(export_path).signatures["serving_default"]
+    return translate_all(lambda text: signature(text=text), sources)[0]
 
 
 def measure(run_dir: pathlib.Path, data_dir: str) -> dict:
@@ -59,9 +59,9 @@ def measure(run_dir: pathlib.Path, data_dir: str) -> dict:
     export = json.loads(RunFolder(run_dir).metrics.read_text())["export_path"]
     hypotheses = translate(export, test_src)
 
-    source_words, reference_words = _words(test_src, True), _words(test_tgt, True)
+    source_words, reference_words = _words(test_src), _words(test_tgt)
     rare_source = [[w for w in row if w not in source_vocabulary] for row in source_words]
-    cased_output = _words(hypotheses, False)
+    cased_output = cased_words(hypotheses)
     copies = [[w for w in row if w.lower() not in target_vocabulary] for row in cased_output]
     right = sum(w.lower() in set(ref) for row, ref in zip(copies, reference_words) for w in row)
     without = [[w for w in row if w.lower() in target_vocabulary] for row in cased_output]

@@ -42,7 +42,7 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.replace("’", "'"))
 
 
-def names(sentences: typing.Iterable[str]) -> set[str]:
+def find_names(sentences: typing.Iterable[str]) -> set[str]:
     """Lower-case words written with a capital inside sentences more often than without ("tom", "japón")."""
     capital, lower = collections.Counter(), collections.Counter()
     for sentence in sentences:
@@ -56,13 +56,13 @@ def names(sentences: typing.Iterable[str]) -> set[str]:
     return {word for word, count in capital.items() if count > lower[word]}
 
 
-def skeleton(sentence: str, name_set: set[str], english: bool) -> tuple[str, ...]:
+def skeleton(sentence: str, names: set[str], english: bool) -> tuple[str, ...]:
     """Lower case, contractions spelt out (English), no punctuation, every name -> NAME."""
     text = sentence.lower().replace("’", "'")
     if english:
         for pattern, replacement in _CONTRACTIONS:
             text = re.sub(pattern, replacement, text)
-    return tuple(NAME if word in name_set else word for word in _words(text))
+    return tuple(NAME if word in names else word for word in _words(text))
 
 
 def keys(words: tuple[str, ...], side: str) -> set[tuple[str, ...]]:
@@ -77,7 +77,7 @@ def keys(words: tuple[str, ...], side: str) -> set[tuple[str, ...]]:
 
 def pair_keys(english: list[str], spanish: list[str]) -> list[set]:
     """The near-duplicate keys of every pair, English and Spanish side together."""
-    english_names, spanish_names = names(english), names(spanish)
+    english_names, spanish_names = find_names(english), find_names(spanish)
     return [keys(skeleton(e, english_names, True), "en") | keys(skeleton(s, spanish_names, False), "es")
             for e, s in zip(english, spanish)]
 
