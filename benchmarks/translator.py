@@ -93,7 +93,7 @@ def main(argv=None):
 
     key = {"es-en": "es_en", "en-es": "en_es"}
     for direction, metrics in runs.items():  # the README's curves, one picture per direction
-        plot_history(metrics["history"], ["loss", "accuracy"], IMAGES / f"training_curves_{direction.replace('-', '_')}.png",
+        plot_history(metrics["history"], ["loss", "accuracy"], IMAGES / f"training_curves_{key[direction]}.png",
                      title=f"translator {direction}: training and validation (strict split)")
     result = {
         "app": "translator",

@@ -30,18 +30,11 @@ from apps.translator import data
 from apps.translator.config import Config
 from apps.translator.metrics import translate_all
 from benchmarks.common import machine
-from shared.modeling.casing import cased_words
-from shared.modeling.text import join_words, make_target_vectorizer, make_word_vectorizer, standardize_text
+from shared.modeling.text import join_words, make_target_vectorizer, make_word_vectorizer, words_of
 from shared.runtime.config import load_config
 from shared.runtime.run import RunFolder
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-
-
-def _words(texts: list[str]) -> list[list[str]]:
-    """Standardized (lower-case) words, exactly as the vocabularies hold them."""
-    rows = tf.strings.split(standardize_text(tf.constant(texts, tf.string))).to_list()
-    return [[word.decode("utf-8") for word in row] for row in rows]
 
 
 def translate(export_path: str, sources: list[str]) -> list[str]:
@@ -59,9 +52,9 @@ def measure(run_dir: pathlib.Path, data_dir: str) -> dict:
     export = json.loads(RunFolder(run_dir).metrics.read_text())["export_path"]
     hypotheses = translate(export, test_src)
 
-    source_words, reference_words = _words(test_src), _words(test_tgt)
+    source_words, reference_words = words_of(test_src), words_of(test_tgt)
     rare_source = [[w for w in row if w not in source_vocabulary] for row in source_words]
-    cased_output = cased_words(hypotheses)
+    cased_output = words_of(hypotheses, lower=False)
     copies = [[w for w in row if w.lower() not in target_vocabulary] for row in cased_output]
     right = sum(w.lower() in set(ref) for row, ref in zip(copies, reference_words) for w in row)
     without = [[w for w in row if w.lower() in target_vocabulary] for row in cased_output]

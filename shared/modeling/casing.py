@@ -29,18 +29,12 @@ import typing
 
 import tensorflow as tf
 
-from shared.modeling.text import standardize_text
+from shared.modeling.text import words_of
 
 # Punctuation that ends a sentence (the next word starts one) and that opens one in Spanish (the word after
 # it is still the first word).
 SENTENCE_ENDS = (".", "!", "?")
 SENTENCE_OPENERS = ("¿", "¡")
-
-
-def cased_words(texts: typing.Sequence[str]) -> list[list[str]]:
-    """Each text as its standardized words with their case kept (`standardize_text(lower=False)`)."""
-    rows = tf.strings.split(standardize_text(tf.constant(list(texts), tf.string), lower=False)).to_list()
-    return [[word.decode("utf-8") for word in row] for row in rows]
 
 
 def learn_casing(texts: typing.Sequence[str]) -> dict[str, str]:
@@ -51,7 +45,7 @@ def learn_casing(texts: typing.Sequence[str]) -> dict[str, str]:
     to the lower-case form.
     """
     forms: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for words in cased_words(texts):
+    for words in words_of(texts, lower=False):
         starts_sentence = True
         for word in words:
             if word in SENTENCE_ENDS:

@@ -1,7 +1,8 @@
 """Raw text -> token ids, inside the graph, with core TensorFlow ops only.
 
-Home of: the one cleaning rule (`standardize_text`), text cut to a byte limit (`cut_bytes`), the word
-vectorizers and the special ids PAD/UNK/START/END, and ids -> text (`ids_to_text`, `join_words`).
+Home of: the one cleaning rule (`standardize_text`, and its words as Python lists: `words_of`), text cut to a
+byte limit (`cut_bytes`), the word vectorizers and the special ids PAD/UNK/START/END, and ids -> text
+(`ids_to_text`, `join_words`).
 
 The exported SavedModels take raw strings, so tokenization must travel inside them. Keras'
 `TextVectorization` does that with core ops (regex replace, whitespace split, a lookup table): TF Serving
@@ -51,6 +52,12 @@ def standardize_text(text, lower: bool = True):
     text = tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
     text = tf.strings.regex_replace(text, r"[^\pL\pN'.,!?¿¡;: ]+", " ")
     return tf.strings.regex_replace(text, r" +", " ")
+
+
+def words_of(texts, lower: bool = True) -> list[list[str]]:
+    """Python lists of each text's standardized words (`standardize_text`; `lower=False` keeps the case)."""
+    rows = tf.strings.split(standardize_text(tf.constant(list(texts), tf.string), lower=lower)).to_list()
+    return [[word.decode("utf-8") for word in row] for row in rows]
 
 
 def cut_bytes(text: tf.Tensor, max_bytes: int, keep: str = "head") -> tf.Tensor:
