@@ -88,6 +88,7 @@ def main(argv=None):
     run_root = pathlib.Path("runs/benchmarks/char_lm")
     argv = given + ["--output-dir", str(run_root / "run"), "--export-dir", str(run_root / "saved_models")]
     quick = "--quick" in given
+    at_start = machine()  # the load before training: an idle machine at the start is part of a clean run
     started = time.perf_counter()
     metrics = train.main(argv)
     total_seconds = time.perf_counter() - started
@@ -115,6 +116,9 @@ def main(argv=None):
         "history": metrics["history"],
         "config": load_config(run_root / "run"),
         "machine": machine(),
+        "load_average_at_start": at_start["load_average_1_5_15"],
+        # One process from the first epoch to the export: no --resume, so no earlier run's epochs count.
+        "single_run": "--resume" not in given,
         "command": " ".join(["python benchmarks/char_lm.py", *given]),
     }
     out = run_root if quick else RESULTS  # a --quick smoke run keeps its figures out of the repository

@@ -21,7 +21,7 @@ from shared.runtime.data import PARTIAL_DATA_HELP
 class Config(TrainConfig):
     app: ClassVar[str] = "imdb_sentiment"
     QUICK: ClassVar[dict] = {"epochs": 1, "max_examples": 384, "vocab_size": 1000, "embedding_dim": 16,
-                             "units": 8, "max_tokens": 64}
+                             "units": 8, "max_tokens": 64, "bigrams": 500, "bag_dim": 8}
 
     epochs: int = option(4, "Validation accuracy peaks after 2-4 passes; the best epoch is kept.")
     batch_size: int = option(64, "Small enough for many updates per epoch, large enough for CPU speed.")
@@ -37,7 +37,16 @@ class Config(TrainConfig):
     bidirectional: bool = option(True, "Read both ways: a word's meaning depends on what follows, too.")
     pooling: str = option("max", "How the sequence becomes one vector (see model.py).",
                           choices=("max", "mean", "last"))
-    dropout: float = option(0.3, "Dropout before the output layer.")
+    dropout: float = option(0.3, "Dropout before each read-out's output layer.")
+    readout: str = option("both", "What answers: the recurrent encoder's pooled states, a bag of word and word-pair "
+                                  "vectors (fastText), or both, averaged and each trained on its own loss (model.py).",
+                          choices=("recurrent", "bag", "both"))
+    bigrams: int = option(200000, "Word pairs the bag gives vectors of their own: the most frequent in training "
+                                  "(the 22.5k training reviews hold about 880k distinct pairs).")
+    bag_dim: int = option(64, "Vector size of the bag's words and word pairs.")
+    label_smoothing: float = option(
+        0.1, "Train toward 0.05/0.95 instead of 0/1: a read-out that fits the training reviews cannot grow "
+             "so sure that it drowns the other one in their average (README, Results).")
     ema_momentum: float = option(0.0, "Validate and export a moving average of the weights (0: off).")
     validation_fraction: float = option(0.1, "Share of the training split held out to pick the best epoch.")
     max_examples: int | None = option(None, "Use only this many training reviews (--quick sets it).")
@@ -47,5 +56,9 @@ class Config(TrainConfig):
         super().__post_init__()
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"--validation-fraction must be in (0, 1), got {self.validation_fraction}.")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}.")
+        if self.bigrams < 1 or self.bag_dim < 1:
+            raise ValueError(f"--bigrams and --bag-dim must be at least 1, got {self.bigrams} and {self.bag_dim}.")
         if self.max_tokens < 1 or self.vocab_size < 3:
             raise ValueError("--max-tokens must be >= 1 and --vocab-size >= 3 (padding, OOV, one word).")

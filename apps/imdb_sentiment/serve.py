@@ -33,7 +33,7 @@ def make_serving_function(vectorizer, model, config):
     def serve(text):
         text = cut_bytes(at_most_rows(text, MAX_TEXTS, "texts"), MAX_TEXT_BYTES, config.keep)
         token_ids = ensure_nonempty(data.encode(vectorizer, text, config))  # "" still gets an answer: the prior
-        probability = tf.reshape(model(token_ids, training=False), [-1])
+        probability = tf.reshape(model(token_ids, training=False)["probability"], [-1])
         return {"probability": probability,
                 "label": tf.gather(labels, tf.cast(probability >= 0.5, tf.int32))}
 

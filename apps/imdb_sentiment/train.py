@@ -21,8 +21,9 @@ import tensorflow as tf
 
 from apps.imdb_sentiment import data
 from apps.imdb_sentiment.config import Config
-from apps.imdb_sentiment.model import build_model
+from apps.imdb_sentiment.model import accuracy_key, build_model, trained_outputs
 from apps.imdb_sentiment.serve import example_requests, export_endpoints
+from shared.modeling.embeddings import TokenBigrams
 from shared.modeling.optimizer import make_optimizer
 from shared.modeling.text import make_word_vectorizer
 from shared.runtime import distribute
@@ -45,29 +46,47 @@ def main(argv=None, extra_callbacks=()):
     vectorizer = make_word_vectorizer(config.vocab_size, train.texts)
     batch_size = distribute.global_batch_size(config)  # --batch-size x replicas (1 without --distribute)
     encode = lambda texts: data.encode(vectorizer, tf.constant(texts), config)  # noqa: E731
-    train_data = data.make_dataset(encode(train.texts), train.labels, batch_size, training=True, seed=config.seed)
-    validation_data = data.make_dataset(encode(validation.texts), validation.labels, batch_size, training=False)
-    test_data = data.make_dataset(encode(test.texts), test.labels, batch_size, training=False)
+    train_ids = encode(train.texts)
+    # Word pairs, like words, come from the training reviews only (a deterministic count: --resume finds the same).
+    bigrams = None
+    if config.readout != "recurrent":
+        bigrams = TokenBigrams(vectorizer.vocabulary_size(), config.bigrams, name="token_bigrams")
+        bigrams.adapt(train_ids)
+    # Every trained output learns the same label (the probability, with two read-outs, is only their average).
+    outputs = trained_outputs(config)
+    make = lambda ids, labels, **kwargs: data.make_dataset(ids, labels, batch_size, **kwargs).map(  # noqa: E731
+        lambda x, y: (x, {name: y for name in ("probability", *outputs)}))
+    train_data = make(train_ids, train.labels, training=True, seed=config.seed)
+    validation_data = make(encode(validation.texts), validation.labels, training=False)
+    test_data = make(encode(test.texts), test.labels, training=False)
 
     # --------------------------------------------------------------------------------------- Model
     with distribute.scope():  # variables mirrored on every replica under --distribute
-        model = build_model(config, vectorizer.vocabulary_size())
+        model = build_model(config, vectorizer.vocabulary_size(), bigrams)
         model.compile(optimizer=make_optimizer(config.learning_rate, config.clipnorm,
                                                ema_momentum=config.ema_momentum),
-                      loss=keras.losses.BinaryCrossentropy(),
-                      metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+                      loss={name: keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing)
+                            for name in outputs},
+                      # Each output's accuracy: the model's ("probability_accuracy") and, with two
+                      # read-outs, each one's alone, measured on the same reviews by the same run.
+                      metrics={name: [keras.metrics.BinaryAccuracy(name="accuracy")]
+                               for name in dict.fromkeys(("probability", *outputs))})
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
     steps_per_epoch = math.ceil(len(train.texts) / batch_size)
-    result = fit(model, train_data, validation_data, config, monitor="val_accuracy", mode="max",
+    accuracy = accuracy_key(config)
+    result = fit(model, train_data, validation_data, config, monitor=f"val_{accuracy}", mode="max",
                  steps_per_epoch=steps_per_epoch, extra_callbacks=extra_callbacks)
 
     # ------------------------------------------------------------------------------------ Evaluate
-    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    scores = model.evaluate(test_data, verbose=0, return_dict=True)
+    test_accuracy = scores[accuracy]
     metrics = {
-        "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-        "best_val_accuracy": max((h.get("val_accuracy", 0.0) for h in result.history), default=None),
+        "test_accuracy": float(test_accuracy), "test_loss": float(scores["loss"]),
+        # With two read-outs: each one's accuracy alone (the model answers with their average).
+        **{f"test_accuracy_{name}": float(scores[f"{name}_accuracy"]) for name in outputs if name != "probability"},
+        "best_val_accuracy": max((h.get(f"val_{accuracy}", 0.0) for h in result.history), default=None),
         "train_examples": len(train.texts), "test_examples": len(test.texts),
         "epochs_completed": len(result.history), "train_seconds": result.seconds,
         # Examples stepped through per second of this process's training (validation passes included).

@@ -19,6 +19,7 @@ from shared.runtime.export import export_saved_model
 from shared.runtime.grpc_server import grpc_server
 from shared.runtime.serving import bare_tf_server, check_saved_model
 from shared.runtime.serving_assets import BATCHING_FILE, read_warmup_file
+from shared.modeling.embeddings import TokenBigrams
 from shared.modeling.text import make_word_vectorizer, truncate_ids
 from tests.conftest import quick_argv as _argv
 from tests.conftest import real_data
@@ -37,6 +38,8 @@ def test_quick_offline_path_writes_everything(quick_run):
         assert (run / name).exists(), name
     assert list((run / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
+    # The default model has two read-outs; each one's own accuracy is measured beside the model's.
+    assert 0.0 <= metrics["test_accuracy_recurrent"] <= 1.0 and 0.0 <= metrics["test_accuracy_bag"] <= 1.0
     assert metrics["export_path"].endswith("imdb_sentiment/1")
     saved_config = json.loads((run / "config.json").read_text())
     assert saved_config["quick"] and saved_config["sample"] and saved_config["app"] == "imdb_sentiment"
@@ -86,11 +89,14 @@ def test_export_round_trip_equals_the_keras_model(tmp_path):
     config = parse_config(Config, _argv(tmp_path, "--sample"))
     reviews = data.sample_reviews(64, seed=0)
     vectorizer = make_word_vectorizer(200, reviews.texts)
-    model = build_model(config, vectorizer.vocabulary_size())
+    bigrams = TokenBigrams(vectorizer.vocabulary_size(), 50)
+    bigrams.adapt(truncate_ids(vectorizer(tf.constant(reviews.texts)), config.max_tokens, config.keep))
+    model = build_model(config, vectorizer.vocabulary_size(), bigrams)
     texts = reviews.texts[:8] + ["", "Utterly unknown zebra words"]
     token_ids = truncate_ids(vectorizer(tf.constant(texts)), config.max_tokens, config.keep)
-    expected = model.predict(token_ids, verbose=0).reshape(-1)
-    path = export_saved_model(config, serve.export_endpoints(vectorizer, model, config), track=[vectorizer, model])
+    expected = model.predict(token_ids, verbose=0)["probability"].reshape(-1)
+    path = export_saved_model(config, serve.export_endpoints(vectorizer, model, config),
+                              track=[vectorizer, bigrams, model])
     served = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(texts))
     # Row 8 ("") is empty: the served graph feeds it one OOV token instead of nothing.
     np.testing.assert_allclose(served["probability"].numpy()[:8], expected[:8], rtol=1e-5, atol=1e-6)
@@ -190,3 +196,18 @@ def test_real_imdb_one_small_epoch(tmp_path):
     metrics = train.main(["--data-dir", str(directory), "--epochs", "2", "--max-examples", "2000",
                           "--output-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "export")])
     assert metrics["test_accuracy"] > 0.6
+
+
+@pytest.mark.parametrize("readout", ["recurrent", "bag"])
+def test_one_readout_alone_trains_and_serves(tmp_path, readout):
+    """--readout recurrent (the classic many-to-one model) and --readout bag (fastText) each train and export."""
+    metrics = train.main(_argv(tmp_path, "--sample", "--readout", readout))
+    assert "test_accuracy_recurrent" not in metrics and "test_accuracy_bag" not in metrics
+    report = check_saved_model(metrics["export_path"], [{"instances": ["A moving, beautiful film.", ""]}])
+    assert report["results"][0]["status"] == 200
+
+
+def test_the_bag_needs_its_word_pairs():
+    config = parse_config(Config, ["--sample", "--readout", "bag"])
+    with pytest.raises(ValueError, match="TokenBigrams"):
+        build_model(config, 100)

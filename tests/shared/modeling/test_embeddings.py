@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from shared.modeling.embeddings import TokenEmbedding
+from shared.modeling.embeddings import TokenBigrams, TokenEmbedding
 
 
 def test_mask_and_shape():
@@ -31,3 +31,34 @@ def test_bad_arguments():
         TokenEmbedding(1, 4)
     with pytest.raises(ValueError):
         TokenEmbedding(10, 4, dropout=1.0)
+
+
+def test_bigrams_keep_the_most_frequent_pairs_in_order_and_mark_no_pair_with_zero():
+    layer = TokenBigrams(vocab_size=10, max_bigrams=2)
+    # (2, 3) three times, (3, 4) twice, (4, 5) once: only the first two are kept, the most frequent first.
+    layer.adapt(np.array([[2, 3, 4, 5], [2, 3, 4, 0], [2, 3, 0, 0]]))
+    ids = layer(np.array([[2, 3, 4, 5, 0], [3, 4, 0, 0, 0], [9, 0, 0, 0, 0]]))
+    # first word: no pair (0); kept pairs 2 and 3; (4, 5) is out of the vocabulary (1); padding 0
+    np.testing.assert_array_equal(ids, [[0, 2, 3, 1, 0], [0, 3, 0, 0, 0], [0, 0, 0, 0, 0]])
+
+
+def test_bigrams_survive_their_config_and_a_saved_model(tmp_path):
+    import tensorflow as tf
+
+    layer = TokenBigrams(vocab_size=10, max_bigrams=5, name="pairs")
+    layer.adapt(np.array([[2, 3, 4], [4, 2, 3]]))
+    rebuilt = TokenBigrams.from_config(layer.get_config())
+    ids = np.array([[4, 2, 3, 4, 9]])
+    np.testing.assert_array_equal(rebuilt(ids), layer(ids))
+    # The lookup is a table in the graph: a SavedModel of it answers without this project's code.
+    module = tf.Module()
+    module.layer = layer
+    module.serve = tf.function(lambda x: layer(x), input_signature=[tf.TensorSpec([None, None], tf.int64)])
+    tf.saved_model.save(module, str(tmp_path / "bigrams"))
+    loaded = tf.saved_model.load(str(tmp_path / "bigrams"))
+    np.testing.assert_array_equal(loaded.serve(tf.constant(ids)), layer(ids))
+
+
+def test_bigrams_bad_arguments():
+    with pytest.raises(ValueError, match="max_bigrams"):
+        TokenBigrams(vocab_size=10, max_bigrams=0)

@@ -11,10 +11,11 @@ import pathlib
 import keras
 import pytest
 
-from shared.modeling.embeddings import TokenEmbedding
+from shared.modeling.embeddings import TokenBigrams, TokenEmbedding
 from shared.modeling.masking import MaskedGlobalPooling, MaskedSparseCategoricalAccuracy
 
-LAYERS = [(TokenEmbedding, {"vocab_size": 10, "dim": 4}), (MaskedGlobalPooling, {"mode": "mean"})]
+LAYERS = [(TokenEmbedding, {"vocab_size": 10, "dim": 4}), (MaskedGlobalPooling, {"mode": "mean"}),
+          (TokenBigrams, {"vocab_size": 10, "max_bigrams": 4, "vocabulary": [23, 34]})]
 SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared"
 
 
@@ -34,7 +35,7 @@ def test_the_masked_metric_round_trips_its_config():
     assert MaskedSparseCategoricalAccuracy.from_config(metric.get_config()).pad_id == 3
 
 
-@pytest.mark.parametrize("cls", [TokenEmbedding, MaskedGlobalPooling, MaskedSparseCategoricalAccuracy],
+@pytest.mark.parametrize("cls", [TokenEmbedding, TokenBigrams, MaskedGlobalPooling, MaskedSparseCategoricalAccuracy],
                          ids=lambda cls: cls.__name__)
 def test_docstrings_state_args_masking_and_a_runnable_example(cls):
     doc = cls.__doc__
