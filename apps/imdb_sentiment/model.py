@@ -83,6 +83,11 @@ def trained_outputs(config) -> tuple[str, ...]:
     return ("recurrent", "bag") if config.readout == "both" else ("probability",)
 
 
+def output_names(config) -> tuple[str, ...]:
+    """Every output of the model: the probability, then the trained read-outs when there are two."""
+    return tuple(dict.fromkeys(("probability", *trained_outputs(config))))
+
+
 def accuracy_key(config) -> str:
     """The model's accuracy in Keras' logs: named after its output only when the model has several."""
-    return "probability_accuracy" if config.readout == "both" else "accuracy"
+    return "probability_accuracy" if len(output_names(config)) > 1 else "accuracy"

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from apps.imdb_sentiment import data
 from apps.imdb_sentiment.config import Config
-from apps.imdb_sentiment.model import accuracy_key, build_model, trained_outputs
+from apps.imdb_sentiment.model import accuracy_key, build_model, output_names, trained_outputs
 from apps.imdb_sentiment.serve import example_requests, export_endpoints
 from shared.modeling.embeddings import TokenBigrams
 from shared.modeling.optimizer import make_optimizer
@@ -53,9 +53,9 @@ def main(argv=None, extra_callbacks=()):
         bigrams = TokenBigrams(vectorizer.vocabulary_size(), config.bigrams, name="token_bigrams")
         bigrams.adapt(train_ids)
     # Every trained output learns the same label (the probability, with two read-outs, is only their average).
-    outputs = trained_outputs(config)
+    outputs, names = trained_outputs(config), output_names(config)
     make = lambda ids, labels, **kwargs: data.make_dataset(ids, labels, batch_size, **kwargs).map(  # noqa: E731
-        lambda x, y: (x, {name: y for name in ("probability", *outputs)}))
+        lambda x, y: (x, {name: y for name in names}))
     train_data = make(train_ids, train.labels, training=True, seed=config.seed)
     validation_data = make(encode(validation.texts), validation.labels, training=False)
     test_data = make(encode(test.texts), test.labels, training=False)
@@ -69,8 +69,7 @@ def main(argv=None, extra_callbacks=()):
                             for name in outputs},
                       # Each output's accuracy: the model's ("probability_accuracy") and, with two
                       # read-outs, each one's alone, measured on the same reviews by the same run.
-                      metrics={name: [keras.metrics.BinaryAccuracy(name="accuracy")]
-                               for name in dict.fromkeys(("probability", *outputs))})
+                      metrics={name: [keras.metrics.BinaryAccuracy(name="accuracy")] for name in names})
     model.summary(print_fn=lambda line, **_: print(line))
 
     # --------------------------------------------------------------------------------------- Train
