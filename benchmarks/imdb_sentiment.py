@@ -79,6 +79,11 @@ def main(argv=None):
         "seeds": args.seeds,
         "test_examples": metrics["test_examples"],
         "best_val_accuracy": metrics["best_val_accuracy"],
+        # With two read-outs, each is kept at its own best validation epoch (1-based), per seed, and the
+        # kept pair's validation accuracy.
+        **({"kept_epochs_seeds": [run["kept_epochs"] for run, _ in runs],
+            "kept_val_accuracy_seeds": [run["kept_val_accuracy"] for run, _ in runs]}
+           if "kept_epochs" in metrics else {}),
         "train_seconds": metrics["train_seconds"],
         "train_seconds_seeds": [run["train_seconds"] for run, _ in runs],
         "total_seconds": total_seconds,

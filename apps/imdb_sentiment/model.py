@@ -88,6 +88,19 @@ def output_names(config) -> tuple[str, ...]:
     return tuple(dict.fromkeys(("probability", *trained_outputs(config))))
 
 
+def readout_parts(model: keras.Model, config) -> dict[str, list[keras.layers.Layer]]:
+    """With two read-outs: each one's layers, by the validation accuracy that picks its epoch, for `fit(parts=)`.
+
+    The GRU fits the training reviews within two epochs and then overfits; the bag is still improving at
+    epoch five. Their weights are disjoint, so one run keeps each at its own best epoch (README, Results).
+    A read-out's layers are those of the sub-model from the input to its output. One read-out: no parts.
+    """
+    if config.readout != "both":
+        return {}
+    return {f"val_{name}_accuracy": keras.Model(model.inputs, model.get_layer(name).output).layers
+            for name in trained_outputs(config)}
+
+
 def accuracy_key(config) -> str:
     """The model's accuracy in Keras' logs: named after its output only when the model has several."""
     return "probability_accuracy" if len(output_names(config)) > 1 else "accuracy"

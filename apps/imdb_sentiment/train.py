@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from apps.imdb_sentiment import data
 from apps.imdb_sentiment.config import Config
-from apps.imdb_sentiment.model import accuracy_key, build_model, output_names, trained_outputs
+from apps.imdb_sentiment.model import accuracy_key, build_model, output_names, readout_parts, trained_outputs
 from apps.imdb_sentiment.serve import example_requests, export_endpoints
 from shared.modeling.embeddings import TokenBigrams
 from shared.modeling.optimizer import make_optimizer
@@ -30,6 +30,13 @@ from shared.runtime import distribute
 from shared.runtime.config import parse_config
 from shared.runtime.run import export_and_finish, start_run
 from shared.runtime.training import fit
+
+
+def _best_epoch(history: list[dict], monitor: str) -> int | None:
+    """The 1-based epoch where `monitor` peaked (the first, on a tie, as the checkpoint keeps it)."""
+    values = [row.get(monitor) for row in history]
+    best = max((value for value in values if value is not None), default=None)
+    return None if best is None else values.index(best) + 1
 
 
 def main(argv=None, extra_callbacks=()):
@@ -75,8 +82,12 @@ def main(argv=None, extra_callbacks=()):
     # --------------------------------------------------------------------------------------- Train
     steps_per_epoch = math.ceil(len(train.texts) / batch_size)
     accuracy = accuracy_key(config)
+    # With two read-outs each keeps the weights of its own best validation epoch (model.readout_parts).
+    parts = readout_parts(model, config)
     result = fit(model, train_data, validation_data, config, monitor=f"val_{accuracy}", mode="max",
-                 steps_per_epoch=steps_per_epoch, extra_callbacks=extra_callbacks)
+                 steps_per_epoch=steps_per_epoch, extra_callbacks=extra_callbacks, parts=parts)
+    # The kept model may join two epochs' read-outs: its validation accuracy is measured, not read from history.
+    kept_validation = model.evaluate(validation_data, verbose=0, return_dict=True)[accuracy] if parts else None
 
     # ------------------------------------------------------------------------------------ Evaluate
     scores = model.evaluate(test_data, verbose=0, return_dict=True)
@@ -86,6 +97,9 @@ def main(argv=None, extra_callbacks=()):
         # With two read-outs: each one's accuracy alone (the model answers with their average).
         **{f"test_accuracy_{name}": float(scores[f"{name}_accuracy"]) for name in outputs if name != "probability"},
         "best_val_accuracy": max((h.get(f"val_{accuracy}", 0.0) for h in result.history), default=None),
+        # With two read-outs: the epoch (1-based) each one is kept at, and the kept pair's validation accuracy.
+        **({"kept_epochs": {name: _best_epoch(result.history, f"val_{name}_accuracy") for name in outputs},
+            "kept_val_accuracy": float(kept_validation)} if parts else {}),
         "train_examples": len(train.texts), "test_examples": len(test.texts),
         "epochs_completed": len(result.history), "train_seconds": result.seconds,
         # Examples stepped through per second of this process's training (validation passes included).

@@ -1,6 +1,7 @@
 """The training loop every app shares: callbacks, best/last checkpoints, resume, history.
 
-Home of: `fit` and its callbacks (checkpoints, backup, TensorBoard, history.csv).
+Home of: `fit` and its callbacks (checkpoints, backup, TensorBoard, history.csv), and of keeping parts of a
+model at different epochs (`parts`: two read-outs that peak at different times each keep their own best).
 
 `fit` writes the run folder's history.csv, checkpoints/, backup/ and logs/<run id>/, at the paths
 shared/runtime/run.py's `RunFolder` names (run.py owns the layout, the folder itself and its other files).
@@ -43,9 +44,15 @@ def _best_so_far(history_csv: pathlib.Path, monitor: str, mode: str) -> float | 
     return max(values) if mode == "max" else min(values)
 
 
+def part_checkpoint(folder: run.RunFolder, monitor: str) -> pathlib.Path:
+    """Where `fit(parts=...)` keeps the weights of the epoch where `monitor` was best."""
+    return folder.checkpoints / f"best-{monitor}.weights.h5"
+
+
 def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool = False,
                        epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None,
-                       state: resume.RunState | None = None) -> list[keras.callbacks.Callback]:
+                       state: resume.RunState | None = None,
+                       part_monitors: typing.Sequence[str] = ()) -> list[keras.callbacks.Callback]:
     """Backup for resume, best and last checkpoints, TensorBoard and the CSV history.
 
     `state` is the run's resume state (`resume.prepare`; a fresh start by default). The backup is saved
@@ -55,6 +62,7 @@ def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool =
     so validation and the checkpoints see the average while the backup keeps the raw training state.
     `epoch_metrics` (name -> function) are computed then, on the weights the checkpoints save, and join
     the epoch's logs before the checkpoints and the history read them.
+    `part_monitors` get a best checkpoint each too (`part_checkpoint`), for `fit(parts=...)`.
     """
     folder = run.RunFolder.of(config)
     folder.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -69,6 +77,10 @@ def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool =
             save_weights_only=True,
             # On resume, "best" must beat the epochs already done, not start from scratch.
             initial_value_threshold=_best_so_far(folder.history, monitor, mode)),
+        *(resume.AtomicCheckpoint(str(part_checkpoint(folder, part)), monitor=part, mode=mode,
+                                  save_best_only=True, save_weights_only=True,
+                                  initial_value_threshold=_best_so_far(folder.history, part, mode))
+          for part in part_monitors),
         resume.AtomicCheckpoint(str(folder.last_checkpoint), save_weights_only=True),
         keras.callbacks.TensorBoard(str(folder.tensorboard(state.run_id))),
         keras.callbacks.CSVLogger(str(folder.history), append=True),
@@ -125,10 +137,39 @@ class _StopOnNaN(keras.callbacks.TerminateOnNaN):
         super().on_train_batch_end(batch, logs)
 
 
+def _check_parts(parts: typing.Mapping[str, typing.Sequence[keras.layers.Layer]]) -> None:
+    owner = {}
+    for monitor, layers in parts.items():
+        for variable in (variable for layer in layers for variable in layer.weights):
+            if owner.setdefault(id(variable), monitor) != monitor:
+                raise ValueError(f"parts {owner[id(variable)]!r} and {monitor!r} share the variable {variable.path}: "
+                                 f"a variable can be kept at one epoch only, so the parts must not overlap.")
+
+
+def load_parts(model: keras.Model, folder: run.RunFolder,
+               parts: typing.Mapping[str, typing.Sequence[keras.layers.Layer]]) -> None:
+    """Give each part's layers the weights of its own best epoch; every other weight stays as it is.
+
+    A Keras weights file loads into the whole model, so the weights outside the part are copied aside and
+    put back after each load.
+    """
+    for monitor, layers in parts.items():
+        checkpoint = part_checkpoint(folder, monitor)
+        if not checkpoint.exists():  # the monitor never improved (or was never logged): keep what is there
+            continue
+        kept = {id(variable) for layer in layers for variable in layer.weights}
+        others = [(variable, keras.ops.convert_to_numpy(variable)) for variable in model.weights
+                  if id(variable) not in kept]
+        model.load_weights(str(checkpoint))
+        for variable, value in others:
+            variable.assign(value)
+
+
 def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *, monitor: str = "val_loss",
         mode: str = "min", steps_per_epoch: int | None = None,
         extra_callbacks: typing.Sequence[keras.callbacks.Callback] = (),
-        epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None) -> FitResult:
+        epoch_metrics: typing.Mapping[str, typing.Callable[[], float]] | None = None,
+        parts: typing.Mapping[str, typing.Sequence[keras.layers.Layer]] | None = None) -> FitResult:
     """Train with the suite's callbacks, then load the best checkpoint; only then is backup/ removed.
 
     With `--resume` it continues from the newest intact state of backup/ (shared/runtime/resume.py). A damaged best
@@ -137,13 +178,20 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
     `extra_callbacks` run after the built-in ones (tests use one to interrupt a run on purpose).
     `epoch_metrics` maps a name to a function computed after every epoch (validation BLEU of generated
     captions, say); the figure joins the epoch's logs before the checkpoints read them, so `monitor` may name it.
+    `parts` maps a monitor (`mode` as for `monitor`) to layers that end with the weights of that monitor's best
+    epoch instead: two read-outs of one model that peak at different epochs each keep their best (IMDb). The
+    parts must not share a variable; weights in no part come from `monitor`'s best epoch. Resume-safe: each
+    part's best is a checkpoint of its own (`part_checkpoint`).
     """
+    parts = dict(parts or {})
+    _check_parts(parts)
     counter, nan_guard = _EpochCounter(), _StopOnNaN()
     ema = bool(getattr(model.optimizer, "use_ema", False))
     folder = run.RunFolder.of(config)
     # start_run decided for the app's run folder; other folders (the captioner's encoder stage) decide here.
     state = run.take_prepared(folder.root) or resume.prepare(folder, config.resume, config.epochs)
-    callbacks = (standard_callbacks(config, monitor, mode, ema, epoch_metrics, state) + [counter, nan_guard]
+    callbacks = (standard_callbacks(config, monitor, mode, ema, epoch_metrics, state, tuple(parts))
+                 + [counter, nan_guard]
                  + list(extra_callbacks))
     if config.distribute != "none":  # every worker keeps its own slice of each global batch
         train_data, validation_data = (distribute.shard_in_memory(data) for data in (train_data, validation_data))
@@ -171,5 +219,6 @@ def fit(model: keras.Model, train_data, validation_data, config: TrainConfig, *,
                 f"is kept, with a copy of the best checkpoint: run the same command with --resume to restore "
                 f"it and finish (no epoch is trained again). Should that report the same, delete {best.name} and "
                 f"resume: the last epoch's weights are then kept instead.") from error
+    load_parts(model, folder, parts)
     shutil.rmtree(folder.backup, ignore_errors=True)  # only now: the run's outcome is safe on disk
     return FitResult(run.read_history(folder.root), counter.count, seconds)

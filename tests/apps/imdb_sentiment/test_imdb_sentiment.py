@@ -40,6 +40,10 @@ def test_quick_offline_path_writes_everything(quick_run):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
     # The default model has two read-outs; each one's own accuracy is measured beside the model's.
     assert 0.0 <= metrics["test_accuracy_recurrent"] <= 1.0 and 0.0 <= metrics["test_accuracy_bag"] <= 1.0
+    # Each read-out is kept at its own best epoch (one epoch in quick mode), from a checkpoint of its own.
+    assert metrics["kept_epochs"] == {"recurrent": 1, "bag": 1} and 0.0 <= metrics["kept_val_accuracy"] <= 1.0
+    for name in ("recurrent", "bag"):
+        assert (run / "checkpoints" / f"best-val_{name}_accuracy.weights.h5").exists(), name
     assert metrics["export_path"].endswith("imdb_sentiment/1")
     saved_config = json.loads((run / "config.json").read_text())
     assert saved_config["quick"] and saved_config["sample"] and saved_config["app"] == "imdb_sentiment"
@@ -203,6 +207,7 @@ def test_one_readout_alone_trains_and_serves(tmp_path, readout):
     """--readout recurrent (the classic many-to-one model) and --readout bag (fastText) each train and export."""
     metrics = train.main(_argv(tmp_path, "--sample", "--readout", readout))
     assert "test_accuracy_recurrent" not in metrics and "test_accuracy_bag" not in metrics
+    assert "kept_epochs" not in metrics  # one read-out: the model's best epoch, as before
     report = check_saved_model(metrics["export_path"], [{"instances": ["A moving, beautiful film.", ""]}])
     assert report["results"][0]["status"] == 200
 

@@ -60,3 +60,45 @@ def test_epoch_metrics_reach_the_logs_and_choose_the_best_checkpoint(tmp_path, e
     assert [row["val_score"] for row in result.history] == pytest.approx([0.2, 0.9, 0.5])
     assert result.history[2]["val_loss"] < result.history[1]["val_loss"]
     np.testing.assert_allclose(model.get_weights()[0], weights_seen[1])  # fit loaded epoch 2's weights
+
+
+def _two_heads():
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, {"a": keras.layers.Dense(1, name="a")(inputs),
+                                 "b": keras.layers.Dense(1, name="b")(inputs)})
+    model.compile(optimizer=make_optimizer(0.05), loss={"a": "mse", "b": "mse"})
+    return model
+
+
+def test_parts_keep_the_weights_of_their_own_best_epochs(tmp_path):
+    """Two heads that peak at different epochs each end with their best epoch's weights (IMDb's read-outs)."""
+    config = TrainConfig(epochs=3, output_dir=str(tmp_path / "run"))
+    start_run(config)
+    x, y = np.ones((16, 2), np.float32), np.full((16, 1), 3.0, np.float32)
+    model, seen = _two_heads(), []
+    scores = {"val_a_score": iter([0.3, 0.9, 0.5]), "val_b_score": iter([0.1, 0.2, 0.8]),
+              "val_score": iter([0.5, 0.4, 0.3])}
+
+    def score(name):
+        if name == "val_score":  # computed first: remember the weights every score is computed on
+            seen.append({head: model.get_layer(head).get_weights()[0].copy() for head in "ab"})
+        return next(scores[name])
+
+    result = fit(model, _data(x, {"a": y, "b": y}), _data(x, {"a": y, "b": y}), config, monitor="val_score",
+                 mode="max", epoch_metrics={name: (lambda name=name: score(name)) for name in scores},
+                 parts={"val_a_score": [model.get_layer("a")], "val_b_score": [model.get_layer("b")]})
+    assert len(result.history) == 3
+    assert not np.allclose(seen[1]["a"], seen[2]["a"])  # the weights moved: which epoch is kept matters
+    np.testing.assert_allclose(model.get_layer("a").get_weights()[0], seen[1]["a"])  # a's best: epoch 2
+    np.testing.assert_allclose(model.get_layer("b").get_weights()[0], seen[2]["b"])  # b's best: epoch 3
+    assert (tmp_path / "run" / "checkpoints" / "best-val_a_score.weights.h5").exists()
+
+
+def test_parts_that_share_a_variable_are_refused(tmp_path):
+    config = TrainConfig(epochs=1, output_dir=str(tmp_path / "run"))
+    start_run(config)
+    model = _two_heads()
+    x = np.ones((16, 2), np.float32)
+    with pytest.raises(ValueError, match="share the variable"):
+        fit(model, _data(x, {"a": x[:, :1], "b": x[:, :1]}), None, config,
+            parts={"val_a_loss": [model.get_layer("a")], "val_b_loss": [model.get_layer("a")]})
