@@ -68,19 +68,19 @@ def standard_callbacks(config: TrainConfig, monitor: str, mode: str, ema: bool =
     folder.checkpoints.mkdir(parents=True, exist_ok=True)
     state = state or resume.RunState(resume.new_run_id(folder), 0)
     backup = resume.CrashSafeBackup(folder, state)
+
+    def best(path: pathlib.Path, watched: str) -> resume.AtomicCheckpoint:
+        # On resume, "best" must beat the epochs already done, not start from scratch.
+        return resume.AtomicCheckpoint(str(path), monitor=watched, mode=mode, save_best_only=True,
+                                       save_weights_only=True,
+                                       initial_value_threshold=_best_so_far(folder.history, watched, mode))
+
     return [
         backup,
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
         *([_EpochMetrics(epoch_metrics)] if epoch_metrics else []),
-        resume.AtomicCheckpoint(
-            str(folder.best_checkpoint), monitor=monitor, mode=mode, save_best_only=True,
-            save_weights_only=True,
-            # On resume, "best" must beat the epochs already done, not start from scratch.
-            initial_value_threshold=_best_so_far(folder.history, monitor, mode)),
-        *(resume.AtomicCheckpoint(str(part_checkpoint(folder, part)), monitor=part, mode=mode,
-                                  save_best_only=True, save_weights_only=True,
-                                  initial_value_threshold=_best_so_far(folder.history, part, mode))
-          for part in part_monitors),
+        best(folder.best_checkpoint, monitor),
+        *(best(part_checkpoint(folder, part), part) for part in part_monitors),
         resume.AtomicCheckpoint(str(folder.last_checkpoint), save_weights_only=True),
         keras.callbacks.TensorBoard(str(folder.tensorboard(state.run_id))),
         keras.callbacks.CSVLogger(str(folder.history), append=True),
